@@ -1,0 +1,57 @@
+package api
+
+// Function names: one Lambda function (functions/<name>) each.
+const (
+	FnTenants    = "tenants"
+	FnAgents     = "agents"
+	FnExecute    = "execute"
+	FnReports    = "reports"
+	FnReset      = "reset"
+	FnAuthorizer = "authorizer"
+)
+
+// Functions lists every Lambda function of the platform, in a stable order.
+var Functions = []string{FnTenants, FnAgents, FnExecute, FnReports, FnReset, FnAuthorizer}
+
+// Access says who may call a route.
+type Access int
+
+const (
+	Public      Access = iota // no key (the OpenAPI document)
+	AdminOnly                 // the admin key
+	AdminOrOwner              // the admin key or the key of the tenant in the path
+)
+
+// Route is one HTTP API route. The table below is the single source for the
+// router, the local server, the OpenAPI document and the CDK stack.
+type Route struct {
+	Method   string
+	Path     string // API Gateway route path, with {params}
+	Function string
+	Access   Access
+}
+
+// Routes is every route of the HTTP API.
+var Routes = []Route{
+	{"POST", "/tenants", FnTenants, AdminOnly},
+	{"GET", "/tenants", FnTenants, AdminOnly},
+	{"GET", "/tenants/{tenant_id}", FnTenants, AdminOrOwner},
+	{"PATCH", "/tenants/{tenant_id}", FnTenants, AdminOnly},
+	{"POST", "/tenants/{tenant_id}/deactivate", FnTenants, AdminOnly},
+	{"POST", "/tenants/{tenant_id}/activate", FnTenants, AdminOnly},
+	{"POST", "/tenants/{tenant_id}/reset", FnTenants, AdminOnly},
+	{"POST", "/tenants/{tenant_id}/keys", FnTenants, AdminOnly},
+	{"DELETE", "/tenants/{tenant_id}/keys/{key_id}", FnTenants, AdminOnly},
+
+	{"POST", "/tenants/{tenant_id}/agents", FnAgents, AdminOrOwner},
+	{"GET", "/tenants/{tenant_id}/agents", FnAgents, AdminOrOwner},
+	{"GET", "/tenants/{tenant_id}/agents/{agent_id}", FnAgents, AdminOrOwner},
+	{"DELETE", "/tenants/{tenant_id}/agents/{agent_id}", FnAgents, AdminOrOwner},
+
+	{"POST", "/tenants/{tenant_id}/agents/{agent_id}/execute", FnExecute, AdminOrOwner},
+	{"POST", "/tenants/{tenant_id}/chat", FnExecute, AdminOrOwner},
+
+	{"GET", "/tenants/{tenant_id}/usage", FnReports, AdminOrOwner},
+	{"GET", "/tenants/{tenant_id}/usage/history", FnReports, AdminOrOwner},
+	{"GET", "/openapi.json", FnReports, Public},
+}
