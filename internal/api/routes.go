@@ -17,9 +17,9 @@ var Functions = []string{FnTenants, FnAgents, FnExecute, FnReports, FnReset, FnA
 type Access int
 
 const (
-	Public      Access = iota // no key (the OpenAPI document)
-	AdminOnly                 // the admin key
-	AdminOrOwner              // the admin key or the key of the tenant in the path
+	Public       Access = iota // no key (the OpenAPI document)
+	AdminOnly                  // the admin key
+	AdminOrOwner               // the admin key or the key of the tenant in the path
 )
 
 // Route is one HTTP API route. The table below is the single source for the
