@@ -20,3 +20,23 @@ const (
 	EnvTable    = "TENANCY_TABLE"
 	EnvEndpoint = "DYNAMODB_ENDPOINT"
 )
+
+// Secrets and provider settings, read from env by the functions. In AWS the
+// stack sets the *_SECRET names; locally the plain values are used.
+const (
+	EnvAdminKey       = "TENANCY_ADMIN_KEY"        // local: the admin key itself
+	EnvAdminKeySecret = "TENANCY_ADMIN_KEY_SECRET" // AWS: Secrets Manager name holding the admin key
+	EnvProviderSecret = "TENANCY_PROVIDER_SECRET"  // AWS: Secrets Manager name holding provider keys (JSON object of env names to values)
+	EnvListen         = "TENANCY_LISTEN"           // local server address
+)
+
+// FunctionActions lists, per Lambda function, the DynamoDB actions its code
+// uses on the table. The CDK stack grants exactly these and nothing else.
+var FunctionActions = map[string][]string{
+	"tenants":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:TransactWriteItems"},
+	"agents":     {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:TransactWriteItems"},
+	"execute":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:TransactWriteItems"},
+	"reports":    {"dynamodb:GetItem", "dynamodb:Query"},
+	"reset":      {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:TransactWriteItems"},
+	"authorizer": {"dynamodb:GetItem"},
+}
