@@ -1,0 +1,199 @@
+package dynamostore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/openclaw/tenancy/internal/catalog"
+	"github.com/openclaw/tenancy/internal/clock"
+	"github.com/openclaw/tenancy/internal/ddblocal"
+	"github.com/openclaw/tenancy/internal/dynamostore"
+	"github.com/openclaw/tenancy/internal/provider"
+	"github.com/openclaw/tenancy/internal/schema"
+	"github.com/openclaw/tenancy/internal/tenancy"
+)
+
+// The contract suite runs every test on every engine: minidyn (embedded,
+// in-process), moto (a separate server, exact decimals, strict validation)
+// and, when DYNAMODB_ENDPOINT is set, that endpoint (DynamoDB Local, AWS).
+type engine struct {
+	name     string
+	endpoint string
+	embedded *ddblocal.Embedded
+}
+
+var engines []engine
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	emb, err := ddblocal.StartEmbedded("")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer emb.Close()
+	engines = append(engines, engine{name: "minidyn", endpoint: emb.URL, embedded: emb})
+	if os.Getenv("TENANCY_SKIP_MOTO") == "" {
+		moto, err := ddblocal.StartMoto(context.Background())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "store contract suite needs moto (set TENANCY_SKIP_MOTO=1 to skip it):", err)
+			return 1
+		}
+		defer moto.Close()
+		engines = append(engines, engine{name: "moto", endpoint: moto.URL})
+	}
+	if ep := os.Getenv(schema.EnvEndpoint); ep != "" {
+		engines = append(engines, engine{name: "endpoint", endpoint: ep})
+	}
+	return m.Run()
+}
+
+// env is one test's world: a fresh table, a manual clock, a fake model.
+type env struct {
+	t       *testing.T
+	engine  engine
+	db      *dynamodb.Client
+	store   *dynamostore.Store
+	clock   *clock.Manual
+	counter *dynamostore.Counter
+	model   *fakeModel
+	svc     *tenancy.Service
+	ctx     context.Context
+}
+
+var tableSeq atomic.Int64
+
+// t0 is the suite's start time: a Saturday afternoon, UTC.
+var t0 = time.Date(2026, 11, 28, 14, 30, 0, 0, time.UTC)
+
+func newEnv(t *testing.T, e engine) *env {
+	t.Helper()
+	ctx := context.Background()
+	counter := &dynamostore.Counter{}
+	db, err := dynamostore.NewClient(ctx, e.endpoint, counter.Option)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := fmt.Sprintf("t%d_%d", os.Getpid(), tableSeq.Add(1))
+	if err := dynamostore.CreateTable(ctx, db, table); err != nil {
+		t.Fatal(err)
+	}
+	v := &env{t: t, engine: e, db: db, store: dynamostore.New(db, table), clock: clock.NewManual(t0),
+		counter: counter, model: &fakeModel{usage: provider.Usage{InputTokens: 1000, OutputTokens: 500}}, ctx: ctx}
+	v.svc = tenancy.New(tenancy.Options{Store: v.store, Clock: v.clock, Catalog: catalog.Default(), Models: v.model})
+	counter.Reset()
+	return v
+}
+
+// each runs f as a subtest on every engine.
+func each(t *testing.T, f func(t *testing.T, v *env)) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) { f(t, newEnv(t, e)) })
+	}
+}
+
+// fakeModel is a provider with fixed usage per call, or a fixed error.
+type fakeModel struct {
+	mu    sync.Mutex
+	usage provider.Usage
+	err   error
+	calls int
+}
+
+func (f *fakeModel) Name() string { return "fake" }
+
+func (f *fakeModel) Complete(ctx context.Context, r provider.Request) (provider.Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.err != nil {
+		return provider.Response{}, f.err
+	}
+	return provider.Response{Content: "answer to " + r.Query, Provider: "fake", Usage: f.usage}, nil
+}
+
+func (f *fakeModel) Route(string) (provider.Provider, string, error) { return f, "", nil }
+
+func (f *fakeModel) set(u provider.Usage, err error) {
+	f.mu.Lock()
+	f.usage, f.err = u, err
+	f.mu.Unlock()
+}
+
+// helpers
+
+func (v *env) register(cfg tenancy.TenantConfig) tenancy.Tenant {
+	v.t.Helper()
+	tn, err := v.svc.RegisterTenant(v.ctx, cfg)
+	if err != nil {
+		v.t.Fatalf("register %s: %v", cfg.TenantID, err)
+	}
+	return tn
+}
+
+func (v *env) agent(tenantID string, cfg tenancy.AgentConfig) tenancy.Agent {
+	v.t.Helper()
+	a, err := v.svc.CreateAgent(v.ctx, tenantID, cfg)
+	if err != nil {
+		v.t.Fatalf("create agent %s/%s: %v", tenantID, cfg.AgentID, err)
+	}
+	return a
+}
+
+func (v *env) report(tenantID string) tenancy.UsageReport {
+	v.t.Helper()
+	r, err := v.svc.UsageReport(v.ctx, tenantID)
+	if err != nil {
+		v.t.Fatalf("report %s: %v", tenantID, err)
+	}
+	return r
+}
+
+func tenantCfg(id string, mutate ...func(*tenancy.TenantConfig)) tenancy.TenantConfig {
+	c := tenancy.NewTenantConfig(id)
+	for _, m := range mutate {
+		m(&c)
+	}
+	return c
+}
+
+func agentCfg(id string, mutate ...func(*tenancy.AgentConfig)) tenancy.AgentConfig {
+	c := tenancy.NewAgentConfig(id)
+	for _, m := range mutate {
+		m(&c)
+	}
+	return c
+}
+
+// wantErr checks an error's sentinel and exact message.
+func wantErr(t *testing.T, err error, sentinel error, msg string) {
+	t.Helper()
+	if !errors.Is(err, sentinel) {
+		var te *tenancy.Error
+		if errors.As(err, &te) && te.Cause != nil {
+			t.Fatalf("error = %v (cause: %v), want code %s", err, te.Cause, sentinel.(*tenancy.Error).Code)
+		}
+		t.Fatalf("error = %v (%T), want code %s", err, err, sentinel.(*tenancy.Error).Code)
+	}
+	if msg != "" && err.Error() != msg {
+		t.Fatalf("message = %q, want %q", err.Error(), msg)
+	}
+}
+
+func eq[T comparable](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
+}

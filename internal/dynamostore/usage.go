@@ -1,0 +1,368 @@
+package dynamostore
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/openclaw/tenancy/internal/schema"
+	"github.com/openclaw/tenancy/internal/tenancy"
+)
+
+// Admit is one transaction: the conditional update of the tenant item that
+// enforces every rule and reserves the worst-case cost, and the call record
+// that makes settling idempotent and reconcilable. When the condition fails,
+// the tenant item as it was (ALL_OLD) tells the domain why.
+func (s *Store) Admit(ctx context.Context, a tenancy.Admission) (tenancy.Ticket, error) {
+	plan := tenancy.PlanFor(a.Now)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		t := tenancy.Ticket{CallID: a.CallID, TenantID: a.TenantID, AgentID: a.AgentID, Model: a.Model,
+			Reserve: a.Reserve, Day: plan.Day, AdmittedAt: a.Now}
+		call, err := encodeCall(t)
+		if err != nil {
+			return tenancy.Ticket{}, storeErr(err)
+		}
+		upd, err := build(admitExpression(a, plan))
+		if err != nil {
+			return tenancy.Ticket{}, err
+		}
+		put, err := build(expression.NewBuilder().WithCondition(notExists))
+		if err != nil {
+			return tenancy.Ticket{}, err
+		}
+		reasons, err := s.transact(ctx, []types.TransactWriteItem{
+			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(a.TenantID), tenantSK),
+				UpdateExpression: upd.Update(), ConditionExpression: upd.Condition(), ExpressionAttributeNames: upd.Names(),
+				ExpressionAttributeValues: upd.Values(), ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
+			{Put: &types.Put{TableName: s.table, Item: call, ConditionExpression: put.Condition(), ExpressionAttributeNames: put.Names()}},
+		})
+		if err != nil {
+			return tenancy.Ticket{}, err
+		}
+		if reasons == nil {
+			return t, nil
+		}
+		failed, old := failedAt(reasons, 0)
+		if !failed {
+			return tenancy.Ticket{}, tenancy.Unavailable(nil) // a call id collided: never with random ids
+		}
+		var cur *tenancy.Tenant
+		if old != nil {
+			tt, _, err := decodeTenant(old)
+			if err != nil {
+				return tenancy.Ticket{}, err
+			}
+			cur = &tt
+		}
+		verdict, next, rerr := tenancy.ExplainRefusal(cur, a, plan)
+		switch verdict {
+		case tenancy.Refuse:
+			return tenancy.Ticket{}, rerr
+		case tenancy.Rollover:
+			if _, err := s.Rollover(ctx, a.TenantID, a.Now, false); err != nil {
+				return tenancy.Ticket{}, err
+			}
+		case tenancy.Retry:
+			if next == plan {
+				if err := backoff(ctx, attempt); err != nil {
+					return tenancy.Ticket{}, storeErr(err)
+				}
+			}
+			plan = next
+		}
+	}
+	return tenancy.Ticket{}, tenancy.Unavailable(nil)
+}
+
+// admitExpression is the admit's update and condition for a plan.
+func admitExpression(a tenancy.Admission, plan tenancy.AdmitPlan) expression.Builder {
+	hour := expression.Name("h_key").Equal(expression.Value(plan.Hour)).
+		And(expression.Name("h_queries").LessThan(expression.Name("max_qph")))
+	ub := expression.Add(expression.Name("h_queries"), expression.Value(1))
+	if plan.NewHour {
+		hour = expression.Name("h_key").LessThan(expression.Value(plan.Hour)).
+			And(expression.Name("max_qph").GreaterThanEqual(expression.Value(1)))
+		ub = expression.Set(expression.Name("h_key"), expression.Value(plan.Hour)).
+			Set(expression.Name("h_queries"), expression.Value(1))
+	}
+	ub = ub.Add(expression.Name("d_reserved"), expression.Value(int64(a.Reserve))).
+		Add(expression.Name("d_budget"), expression.Value(-int64(a.Reserve))).
+		Add(expression.Name("rev"), expression.Value(1))
+	cond := expression.And(
+		expression.Name("is_active").Equal(expression.Value(true)),
+		expression.Name("w_day").Equal(expression.Value(plan.Day)),
+		expression.Name("d_budget").GreaterThanEqual(expression.Value(int64(a.Reserve))),
+		allowedCond(a.Model, a.Tools),
+		hour)
+	return expression.NewBuilder().WithCondition(cond).WithUpdate(ub)
+}
+
+// settlementDelta is what a settlement changes in its day's counters.
+func settlementDelta(t tenancy.Ticket, st tenancy.Settlement) delta {
+	d := delta{c: counters{Reserved: -int64(t.Reserve)}}
+	if st.Failed {
+		d.c.Failed = 1
+		return d
+	}
+	tk := st.Tokens
+	d.c.Queries, d.c.Spent = 1, int64(st.Cost)
+	d.c.In, d.c.Out, d.c.CR, d.c.CW = tk.Input, tk.Output, tk.CacheRead, tk.CacheWrite
+	if st.PriceVersion != "" {
+		d.prices = map[string]int64{st.PriceVersion: 1}
+	}
+	d.byModel = map[string]tenancy.ModelUsage{t.Model: {Queries: 1, Tokens: tk, Cost: st.Cost}}
+	return d
+}
+
+// Settle applies a settlement to the live window when the call's day is
+// still live, else to that day's history item; deleting the call record in
+// the same transaction makes a second settle of the same ticket a no-op.
+func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlement) error {
+	d := settlementDelta(t, st)
+	lifetime := expression.Add(expression.Name("rev"), expression.Value(1))
+	if !st.Failed {
+		lifetime = lifetime.Add(expression.Name("total_queries"), expression.Value(1))
+		if st.Cost != 0 {
+			lifetime = lifetime.Add(expression.Name("lifetime_cost"), expression.Value(int64(st.Cost)))
+		}
+	}
+	del, err := build(expression.NewBuilder().WithCondition(exists))
+	if err != nil {
+		return err
+	}
+	deleteCall := types.TransactWriteItem{Delete: &types.Delete{TableName: s.table, Key: key(tenantPK(t.TenantID), callSK(t.CallID)),
+		ConditionExpression: del.Condition(), ExpressionAttributeNames: del.Names()}}
+
+	live, err := build(expression.NewBuilder().
+		WithCondition(expression.Name("w_day").Equal(expression.Value(t.Day))).
+		WithUpdate(d.add(lifetime).Add(expression.Name("d_budget"), expression.Value(int64(t.Reserve-st.Cost)))))
+	if err != nil {
+		return err
+	}
+	reasons, err := s.transact(ctx, []types.TransactWriteItem{deleteCall,
+		{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: live.Update(),
+			ConditionExpression: live.Condition(), ExpressionAttributeNames: live.Names(), ExpressionAttributeValues: live.Values()}}})
+	if err != nil || reasons == nil {
+		return err
+	}
+	if failed, _ := failedAt(reasons, 0); failed {
+		return nil // already settled
+	}
+	// The window has rolled over since the call was admitted: the call
+	// belongs to its admit day, which is in the history now.
+	hist, err := build(expression.NewBuilder().WithUpdate(
+		d.add(expression.Set(expression.Name("date"), expression.Value(t.Day)))))
+	if err != nil {
+		return err
+	}
+	tot, err := build(expression.NewBuilder().WithUpdate(lifetime))
+	if err != nil {
+		return err
+	}
+	reasons, err = s.transact(ctx, []types.TransactWriteItem{deleteCall,
+		{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), histSK(t.Day)), UpdateExpression: hist.Update(),
+			ExpressionAttributeNames: hist.Names(), ExpressionAttributeValues: hist.Values()}},
+		{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: tot.Update(),
+			ExpressionAttributeNames: tot.Names(), ExpressionAttributeValues: tot.Values()}}})
+	if err != nil || reasons == nil {
+		return err
+	}
+	return nil // the call record was gone: already settled
+}
+
+// RecordUnsettled implements tenancy.Store.
+func (s *Store) RecordUnsettled(ctx context.Context, t tenancy.Ticket, st tenancy.Settlement) error {
+	tk := st.Tokens
+	e, err := build(expression.NewBuilder().WithCondition(exists).WithUpdate(
+		expression.Set(expression.Name("rec_set"), expression.Value(true)).
+			Set(expression.Name("rec_failed"), expression.Value(st.Failed)).
+			Set(expression.Name("rec_in"), expression.Value(tk.Input)).
+			Set(expression.Name("rec_out"), expression.Value(tk.Output)).
+			Set(expression.Name("rec_cr"), expression.Value(tk.CacheRead)).
+			Set(expression.Name("rec_cw"), expression.Value(tk.CacheWrite)).
+			Set(expression.Name("rec_cost"), expression.Value(int64(st.Cost))).
+			Set(expression.Name("rec_price"), expression.Value(st.PriceVersion))))
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: s.table, Key: key(tenantPK(t.TenantID), callSK(t.CallID)),
+		UpdateExpression: e.Update(), ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(),
+		ExpressionAttributeValues: e.Values()})
+	if failed, _ := condFailed(err); failed {
+		return nil // settled meanwhile
+	}
+	if err != nil {
+		return storeErr(err)
+	}
+	return nil
+}
+
+// OpenCalls implements tenancy.Store.
+func (s *Store) OpenCalls(ctx context.Context, tenantID string) ([]tenancy.OpenCall, error) {
+	items, err := s.queryPrefix(ctx, tenantPK(tenantID), callPrefix)
+	if err != nil {
+		return nil, err
+	}
+	calls := make([]tenancy.OpenCall, 0, len(items))
+	for _, it := range items {
+		c, err := decodeCall(it)
+		if err != nil {
+			return nil, err
+		}
+		calls = append(calls, c)
+	}
+	return calls, nil
+}
+
+var zeroedCounters = []string{"d_queries", "d_failed", "d_spent", "d_in", "d_out", "d_cr", "d_cw"}
+
+// Rollover reads the tenant item and, in one transaction conditioned on the
+// item being unchanged since (rev), adds the window to its day's history
+// item and starts the new window.
+func (s *Store) Rollover(ctx context.Context, tenantID string, now time.Time, manual bool) (bool, error) {
+	today := tenancy.DayKey(now)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		item, err := s.getTenantItem(ctx, tenantID)
+		if err != nil {
+			return false, err
+		}
+		if item == nil {
+			return false, tenancy.TenantNotFound(tenantID)
+		}
+		_, it, err := decodeTenant(item)
+		if err != nil {
+			return false, err
+		}
+		stale := it.WDay < today
+		if !stale && !manual {
+			return false, nil // already today's window: twice-run safe
+		}
+		// A manual reset of today's window keeps in-flight reservations in
+		// it (their calls settle into it); a stale window hands them to its
+		// history day, where late settlements find them.
+		keepReserved := !stale
+		archive := windowDelta(it, item, keepReserved)
+		day, budget := it.WDay, it.MaxCost
+		if stale {
+			day = today
+		} else {
+			budget -= it.Reserved
+		}
+		ub := expression.Set(expression.Name("w_day"), expression.Value(day)).
+			Set(expression.Name("d_budget"), expression.Value(budget)).
+			Add(expression.Name("rev"), expression.Value(1)).
+			Add(expression.Name("resets"), expression.Value(1))
+		for _, n := range zeroedCounters {
+			ub = ub.Set(expression.Name(n), expression.Value(0))
+		}
+		if !keepReserved {
+			ub = ub.Set(expression.Name("d_reserved"), expression.Value(0))
+		}
+		for _, n := range flatCounterNames(item) {
+			ub = ub.Set(expression.NameNoDotSplit(n), expression.Value(0))
+		}
+		upd, err := build(expression.NewBuilder().WithUpdate(ub).
+			WithCondition(expression.Name("rev").Equal(expression.Value(it.Rev))))
+		if err != nil {
+			return false, err
+		}
+		items := []types.TransactWriteItem{{Update: &types.Update{TableName: s.table, Key: key(tenantPK(tenantID), tenantSK),
+			UpdateExpression: upd.Update(), ConditionExpression: upd.Condition(), ExpressionAttributeNames: upd.Names(),
+			ExpressionAttributeValues: upd.Values()}}}
+		if !archive.empty() {
+			hist, err := build(expression.NewBuilder().WithUpdate(
+				archive.add(expression.Set(expression.Name("date"), expression.Value(it.WDay)))))
+			if err != nil {
+				return false, err
+			}
+			items = append(items, types.TransactWriteItem{Update: &types.Update{TableName: s.table,
+				Key: key(tenantPK(tenantID), histSK(it.WDay)), UpdateExpression: hist.Update(),
+				ExpressionAttributeNames: hist.Names(), ExpressionAttributeValues: hist.Values()}})
+		}
+		reasons, err := s.transact(ctx, items)
+		if err != nil {
+			return false, err
+		}
+		if reasons == nil {
+			return true, nil
+		}
+		if err := backoff(ctx, attempt); err != nil { // the window changed meanwhile: read it again
+			return false, storeErr(err)
+		}
+	}
+	return false, tenancy.Unavailable(nil)
+}
+
+// History reads the archived days in [from, to] and merges the live window.
+// The tenant item is read before and after the history query; if a rollover
+// happened in between (resets changed), it reads again, so a day is never
+// counted twice or missed.
+func (s *Store) History(ctx context.Context, tenantID, from, to string) ([]tenancy.DayUsage, error) {
+	kc, err := build(expression.NewBuilder().WithKeyCondition(
+		expression.Key(schema.PartitionKey).Equal(expression.Value(tenantPK(tenantID))).
+			And(expression.Key(schema.SortKey).Between(expression.Value(histSK(from)), expression.Value(histSK(to))))))
+	if err != nil {
+		return nil, err
+	}
+	proj, err := build(expression.NewBuilder().WithProjection(expression.NamesList(expression.Name("resets"))))
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		item, err := s.getTenantItem(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		if item == nil {
+			return nil, tenancy.TenantNotFound(tenantID)
+		}
+		t, it, err := decodeTenant(item)
+		if err != nil {
+			return nil, err
+		}
+		items, err := s.query(ctx, kc)
+		if err != nil {
+			return nil, err
+		}
+		after, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: s.table, Key: key(tenantPK(tenantID), tenantSK),
+			ConsistentRead: aws.Bool(true), ProjectionExpression: proj.Projection(), ExpressionAttributeNames: proj.Names()})
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		var resets struct {
+			Resets int64 `dynamodbav:"resets"`
+		}
+		if err := attributevalue.UnmarshalMap(after.Item, &resets); err != nil {
+			return nil, storeErr(err)
+		}
+		if resets.Resets != it.Resets {
+			continue
+		}
+		days := map[string]tenancy.DayUsage{}
+		for _, hi := range items {
+			d, err := decodeDay(hi)
+			if err != nil {
+				return nil, err
+			}
+			days[d.Date] = tenancy.MergeDays(days[d.Date], d)
+		}
+		if it.WDay >= from && it.WDay <= to {
+			w := tenancy.WindowDay(t.Usage)
+			days[w.Date] = tenancy.MergeDays(days[w.Date], w)
+		}
+		out := make([]tenancy.DayUsage, 0, len(days))
+		for date, d := range days {
+			d.Date = date
+			out = append(out, d)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Date < out[j].Date })
+		return out, nil
+	}
+	return nil, tenancy.Unavailable(nil)
+}

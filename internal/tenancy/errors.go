@@ -1,0 +1,144 @@
+package tenancy
+
+import (
+	"fmt"
+	"time"
+)
+
+// Code classifies a domain error. The HTTP layer maps codes to statuses in
+// one place; the codes also appear in error bodies.
+type Code string
+
+// Error codes.
+const (
+	CodeValidation      Code = "validation_error"
+	CodeUnknownModel    Code = "unknown_model"
+	CodeTenantNotFound  Code = "tenant_not_found"
+	CodeAgentNotFound   Code = "agent_not_found"
+	CodeKeyNotFound     Code = "key_not_found"
+	CodeTenantExists    Code = "tenant_exists"
+	CodeAgentExists     Code = "agent_exists"
+	CodeAgentLimit      Code = "agent_limit"
+	CodeQueryLimit      Code = "query_limit"
+	CodeCostLimit       Code = "cost_limit"
+	CodeTenantInactive  Code = "tenant_inactive"
+	CodeModelNotAllowed Code = "model_not_allowed"
+	CodeToolNotAllowed  Code = "tool_not_allowed"
+	CodeUnavailable     Code = "store_unavailable"
+	CodeConflict        Code = "conflict"
+)
+
+// Error is the one error type of the domain. Message is the exact text a
+// client sees; RetryAfter, when set, tells when a refused call may succeed.
+type Error struct {
+	Code       Code
+	Message    string
+	RetryAfter time.Duration
+	Cause      error // internal cause (never shown to clients)
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap exposes the internal cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Is makes errors.Is(err, ErrTenantNotFound) match any error of that code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Code == e.Code
+}
+
+// Sentinels for errors.Is; each matches every Error of its code.
+var (
+	ErrValidation      = &Error{Code: CodeValidation}
+	ErrUnknownModel    = &Error{Code: CodeUnknownModel}
+	ErrTenantNotFound  = &Error{Code: CodeTenantNotFound}
+	ErrAgentNotFound   = &Error{Code: CodeAgentNotFound}
+	ErrKeyNotFound     = &Error{Code: CodeKeyNotFound}
+	ErrTenantExists    = &Error{Code: CodeTenantExists}
+	ErrAgentExists     = &Error{Code: CodeAgentExists}
+	ErrAgentLimit      = &Error{Code: CodeAgentLimit}
+	ErrQueryLimit      = &Error{Code: CodeQueryLimit}
+	ErrCostLimit       = &Error{Code: CodeCostLimit}
+	ErrTenantInactive  = &Error{Code: CodeTenantInactive}
+	ErrModelNotAllowed = &Error{Code: CodeModelNotAllowed}
+	ErrToolNotAllowed  = &Error{Code: CodeToolNotAllowed}
+	ErrUnavailable     = &Error{Code: CodeUnavailable}
+	ErrConflict        = &Error{Code: CodeConflict}
+)
+
+func newErr(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Validationf builds a validation error (HTTP 400).
+func Validationf(format string, args ...any) *Error {
+	return newErr(CodeValidation, format, args...)
+}
+
+// The seed's messages, word for word.
+
+// TenantExists is "Tenant 'acme' already registered".
+func TenantExists(tenantID string) *Error {
+	return newErr(CodeTenantExists, "Tenant '%s' already registered", tenantID)
+}
+
+// TenantNotFound is "Tenant 'acme' not found".
+func TenantNotFound(tenantID string) *Error {
+	return newErr(CodeTenantNotFound, "Tenant '%s' not found", tenantID)
+}
+
+// AgentLimit is "Tenant 'acme' has reached the agent limit (5)".
+func AgentLimit(tenantID string, max int) *Error {
+	return newErr(CodeAgentLimit, "Tenant '%s' has reached the agent limit (%d)", tenantID, max)
+}
+
+// ModelNotAllowed is "Model 'claude-opus-4-20250514' not allowed for tenant 'acme'".
+func ModelNotAllowed(model, tenantID string) *Error {
+	return newErr(CodeModelNotAllowed, "Model '%s' not allowed for tenant '%s'", model, tenantID)
+}
+
+// ToolNotAllowed is "Tool 'shell' not allowed for tenant 'acme'".
+func ToolNotAllowed(tool, tenantID string) *Error {
+	return newErr(CodeToolNotAllowed, "Tool '%s' not allowed for tenant '%s'", tool, tenantID)
+}
+
+// TenantInactive is "Tenant 'acme' is inactive".
+func TenantInactive(tenantID string) *Error {
+	return newErr(CodeTenantInactive, "Tenant '%s' is inactive", tenantID)
+}
+
+// CostLimit is "Tenant 'acme' has exceeded usage limits (cost: $10.50 / $10.00)";
+// cost includes in-flight reservations.
+func CostLimit(tenantID string, cost, max Money, retryAfter time.Duration) *Error {
+	e := newErr(CodeCostLimit, "Tenant '%s' has exceeded usage limits (cost: %s / %s)", tenantID, cost.Cents(), max.Cents())
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// QueryLimit is "Tenant 'acme' has exceeded usage limits (queries: 1000 / 1000 per hour)".
+func QueryLimit(tenantID string, queries int64, max int, retryAfter time.Duration) *Error {
+	e := newErr(CodeQueryLimit, "Tenant '%s' has exceeded usage limits (queries: %d / %d per hour)", tenantID, queries, max)
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// AgentNotFound is "Agent 'support' not found for tenant 'acme'".
+func AgentNotFound(agentID, tenantID string) *Error {
+	return newErr(CodeAgentNotFound, "Agent '%s' not found for tenant '%s'", agentID, tenantID)
+}
+
+// AgentExists is "Agent 'support' already exists for tenant 'acme'".
+func AgentExists(agentID, tenantID string) *Error {
+	return newErr(CodeAgentExists, "Agent '%s' already exists for tenant '%s'", agentID, tenantID)
+}
+
+// UnknownModel refuses a model that has no price (it must never cost 0).
+func UnknownModel(model string) *Error {
+	return newErr(CodeUnknownModel, "Model '%s' is not in the model catalog (no route and no price)", model)
+}
+
+// Unavailable wraps a storage failure (HTTP 503); the cause stays internal.
+func Unavailable(cause error) *Error {
+	return &Error{Code: CodeUnavailable, Message: "The tenancy store is temporarily unavailable; retry later", Cause: cause}
+}

@@ -1,0 +1,260 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+	"unicode/utf8"
+)
+
+func validUTF8(s string) bool { return utf8.ValidString(s) }
+
+// UsageReport is the seed's usage report plus the live window's detail.
+type UsageReport struct {
+	TenantID           string                `json:"tenant_id"`
+	Name               string                `json:"name"`
+	IsActive           bool                  `json:"is_active"`
+	Agents             int                   `json:"agents"`
+	MaxAgents          int                   `json:"max_agents"`
+	TotalQueries       int64                 `json:"total_queries"`  // lifetime, never reset
+	TotalCost          Money                 `json:"total_cost_usd"` // today's settled spend
+	MaxCostPerDay      Money                 `json:"max_cost_usd_per_day"`
+	CostUtilizationPct float64               `json:"cost_utilization_pct"`
+	QueriesToday       int64                 `json:"queries_today"`
+	QueriesThisHour    int64                 `json:"queries_this_hour"`
+	MaxQueriesPerHour  int                   `json:"max_queries_per_hour"`
+	UsageDate          string                `json:"usage_date"`
+	ResetsAt           time.Time             `json:"resets_at"`
+	ReservedCost       Money                 `json:"reserved_cost_usd"`
+	LifetimeCost       Money                 `json:"lifetime_cost_usd"`
+	FailedCalls        int64                 `json:"failed_calls"`
+	ByModel            map[string]ModelUsage `json:"by_model"`
+	PriceVersions      []string              `json:"price_versions"`
+}
+
+// Report builds the usage report of a tenant as of now. A window left from
+// an earlier day (no rollover yet) counts as an empty today.
+func Report(t Tenant, now time.Time) UsageReport {
+	r := UsageReport{
+		TenantID: t.TenantID, Name: t.Name, IsActive: t.IsActive,
+		Agents: t.AgentCount, MaxAgents: t.MaxAgents,
+		TotalQueries: t.TotalQueries, MaxCostPerDay: t.MaxCostPerDay,
+		MaxQueriesPerHour: t.MaxQueriesPerHour, UsageDate: DayKey(now), ResetsAt: NextDay(now),
+		LifetimeCost: t.LifetimeCost, ByModel: map[string]ModelUsage{}, PriceVersions: []string{},
+	}
+	w := t.Usage
+	if w.Day >= r.UsageDate {
+		r.TotalCost, r.ReservedCost, r.QueriesToday, r.FailedCalls = w.Spent, w.Reserved, w.Queries, w.FailedCalls
+		for m, u := range w.ByModel {
+			r.ByModel[m] = u
+		}
+		r.PriceVersions = append(r.PriceVersions, w.PriceVersion...)
+	}
+	if w.Hour >= HourKey(now) {
+		r.QueriesThisHour = w.HourQueries
+	}
+	if t.MaxCostPerDay > 0 {
+		r.CostUtilizationPct = float64(r.TotalCost) / float64(t.MaxCostPerDay) * 100
+	}
+	return r
+}
+
+// UsageReport returns a tenant's usage report.
+func (s *Service) UsageReport(ctx context.Context, tenantID string) (UsageReport, error) {
+	t, err := s.GetTenant(ctx, tenantID)
+	if err != nil {
+		return UsageReport{}, err
+	}
+	return Report(t, s.clock.Now()), nil
+}
+
+// MaxHistoryDays bounds one history request.
+const MaxHistoryDays = 366
+
+// History returns one entry per day with usage in [from, to] (YYYY-MM-DD),
+// the current day included. Empty from/to default to the last 30 days.
+func (s *Service) History(ctx context.Context, tenantID, from, to string) ([]DayUsage, error) {
+	if err := CheckTenantID(tenantID); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	if to == "" {
+		to = DayKey(now)
+	}
+	if from == "" {
+		f, err := time.Parse(time.DateOnly, to)
+		if err != nil {
+			return nil, Validationf("to must be a date YYYY-MM-DD")
+		}
+		from = DayKey(f.AddDate(0, 0, -29))
+	}
+	f, ferr := time.Parse(time.DateOnly, from)
+	t, terr := time.Parse(time.DateOnly, to)
+	switch {
+	case ferr != nil:
+		return nil, Validationf("from must be a date YYYY-MM-DD")
+	case terr != nil:
+		return nil, Validationf("to must be a date YYYY-MM-DD")
+	case t.Before(f):
+		return nil, Validationf("from must not be after to")
+	case t.Sub(f) > (MaxHistoryDays-1)*24*time.Hour:
+		return nil, Validationf("a history range may span at most %d days", MaxHistoryDays)
+	}
+	days, err := s.store.History(ctx, tenantID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := days[:0]
+	for _, d := range days {
+		if !d.Empty() {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// MergeDays adds b's counters into a (same date).
+func MergeDays(a, b DayUsage) DayUsage {
+	a.Queries += b.Queries
+	a.Cost += b.Cost
+	a.InputTokens += b.InputTokens
+	a.OutputTokens += b.OutputTokens
+	a.CacheRead += b.CacheRead
+	a.CacheWrite += b.CacheWrite
+	a.FailedCalls += b.FailedCalls
+	a.Unsettled += b.Unsettled
+	if a.ByModel == nil {
+		a.ByModel = map[string]ModelUsage{}
+	}
+	for m, u := range b.ByModel {
+		x := a.ByModel[m]
+		x.Queries += u.Queries
+		x.Input += u.Input
+		x.Output += u.Output
+		x.CacheRead += u.CacheRead
+		x.CacheWrite += u.CacheWrite
+		x.Cost += u.Cost
+		a.ByModel[m] = x
+	}
+	a.PriceVersions = mergeSorted(a.PriceVersions, b.PriceVersions)
+	return a
+}
+
+func mergeSorted(a, b []string) []string {
+	out := append(append([]string{}, a...), b...)
+	sort.Strings(out)
+	return dedupe(out)
+}
+
+// WindowDay turns the live window into a history entry.
+func WindowDay(w Window) DayUsage {
+	d := DayUsage{Date: w.Day, Queries: w.Queries, Cost: w.Spent, InputTokens: w.Tokens.Input,
+		OutputTokens: w.Tokens.Output, CacheRead: w.Tokens.CacheRead, CacheWrite: w.Tokens.CacheWrite,
+		FailedCalls: w.FailedCalls, Unsettled: w.Reserved, ByModel: map[string]ModelUsage{}}
+	for m, u := range w.ByModel {
+		d.ByModel[m] = u
+	}
+	d.PriceVersions = mergeSorted(nil, w.PriceVersion)
+	return d
+}
+
+// ResetDailyUsage is the seed's manual reset: it archives today's usage into
+// the history, then zeroes the daily counters. Nothing billed is lost, and
+// lifetime totals are kept.
+func (s *Service) ResetDailyUsage(ctx context.Context, tenantID string) (UsageReport, error) {
+	if err := CheckTenantID(tenantID); err != nil {
+		return UsageReport{}, err
+	}
+	if _, err := s.store.Rollover(ctx, tenantID, s.clock.Now(), true); err != nil {
+		return UsageReport{}, err
+	}
+	if _, err := s.Reconcile(ctx, tenantID); err != nil {
+		return UsageReport{}, err
+	}
+	return s.UsageReport(ctx, tenantID)
+}
+
+// ReconcileResult counts what Reconcile did.
+type ReconcileResult struct {
+	Applied  int `json:"applied"`  // settlements recorded after a failed settle, now applied
+	Released int `json:"released"` // abandoned calls whose reservation was released
+	Open     int `json:"open"`     // calls still in flight
+}
+
+// Reconcile applies settlements that were recorded because settling failed,
+// and releases the reservations of calls abandoned longer than StaleCallAfter
+// (their process died between admit and settle).
+func (s *Service) Reconcile(ctx context.Context, tenantID string) (ReconcileResult, error) {
+	var r ReconcileResult
+	calls, err := s.store.OpenCalls(ctx, tenantID)
+	if err != nil {
+		return r, err
+	}
+	cutoff := s.clock.Now().Add(-s.staleAfter)
+	for _, c := range calls {
+		switch {
+		case c.Recorded != nil:
+			if err := s.store.Settle(ctx, c.Ticket, *c.Recorded); err != nil {
+				return r, err
+			}
+			r.Applied++
+		case c.AdmittedAt.Before(cutoff):
+			if err := s.store.Settle(ctx, c.Ticket, Settlement{Failed: true}); err != nil {
+				return r, err
+			}
+			r.Released++
+		default:
+			r.Open++
+		}
+	}
+	return r, nil
+}
+
+// ResetSummary is what a scheduled daily reset did.
+type ResetSummary struct {
+	Tenants  int `json:"tenants"`
+	Archived int `json:"archived"`
+	ReconcileResult
+	Failed []string `json:"failed"`
+}
+
+// DailyReset rolls every tenant's window over to today and reconciles open
+// calls. It is safe to run twice and concurrently with executes; a tenant
+// that fails is reported and the others still run.
+func (s *Service) DailyReset(ctx context.Context) (ResetSummary, error) {
+	sum := ResetSummary{Failed: []string{}}
+	token := ""
+	for {
+		page, next, err := s.store.ListTenants(ctx, 100, token)
+		if err != nil {
+			return sum, err
+		}
+		for _, t := range page {
+			sum.Tenants++
+			archived, err := s.store.Rollover(ctx, t.TenantID, s.clock.Now(), false)
+			var rr ReconcileResult
+			if err == nil {
+				rr, err = s.Reconcile(ctx, t.TenantID)
+			}
+			if err != nil {
+				if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+					return sum, err
+				}
+				s.log.ErrorContext(ctx, "daily reset failed for tenant", "tenant_id", t.TenantID, "error", err)
+				sum.Failed = append(sum.Failed, t.TenantID)
+				continue
+			}
+			if archived {
+				sum.Archived++
+			}
+			sum.Applied += rr.Applied
+			sum.Released += rr.Released
+			sum.Open += rr.Open
+		}
+		if next == "" {
+			return sum, nil
+		}
+		token = next
+	}
+}

@@ -1,0 +1,127 @@
+package tenancy
+
+import (
+	"time"
+
+	"github.com/openclaw/tenancy/internal/catalog"
+)
+
+// InputOverheadTokens is the fixed per-call allowance added to the input
+// bound for the provider's message framing (roles, separators).
+const InputOverheadTokens = 64
+
+// InputBound is an upper bound on a call's input tokens: no tokenizer yields
+// more tokens than bytes, plus the fixed per-call overhead.
+func InputBound(systemPrompt, query string) int64 {
+	return int64(len(systemPrompt)) + int64(len(query)) + InputOverheadTokens
+}
+
+// Reserve is the worst-case cost of a call, reserved against the daily cap
+// at admit: every input token at the highest input-side price and every
+// allowed output token at the output price.
+func Reserve(p catalog.Price, systemPrompt, query string, maxOutputTokens int) Money {
+	return Money(InputBound(systemPrompt, query)*p.MaxInput() + int64(maxOutputTokens)*p.Output)
+}
+
+// AdmitPlan is the window an admission attempt counts in. NewHour selects
+// the form of the write that starts a new hourly counter at 1.
+type AdmitPlan struct {
+	Day     string
+	Hour    string
+	NewHour bool
+}
+
+// PlanFor is the first attempt's plan at time now.
+func PlanFor(now time.Time) AdmitPlan {
+	return AdmitPlan{Day: DayKey(now), Hour: HourKey(now)}
+}
+
+// Verdict is what to do after an admission's condition failed.
+type Verdict int
+
+// Verdicts.
+const (
+	Refuse   Verdict = iota // return the error
+	Rollover                // the daily window is stale: roll it over, then retry
+	Retry                   // retry with the returned plan
+)
+
+// ExplainRefusal decides why an admission was refused, from the tenant as it
+// was when the condition failed (nil: there is no such tenant). These are the
+// rules the store's condition expression encodes, in the order a client
+// should hear about them.
+func ExplainRefusal(t *Tenant, a Admission, plan AdmitPlan) (Verdict, AdmitPlan, error) {
+	if t == nil {
+		return Refuse, plan, TenantNotFound(a.TenantID)
+	}
+	if !t.IsActive {
+		return Refuse, plan, TenantInactive(a.TenantID)
+	}
+	if !Allows(t.AllowedModels, a.Model) {
+		return Refuse, plan, ModelNotAllowed(a.Model, a.TenantID)
+	}
+	for _, tool := range a.Tools {
+		if !Allows(t.AllowedTools, tool) {
+			return Refuse, plan, ToolNotAllowed(tool, a.TenantID)
+		}
+	}
+	w := t.Usage
+	switch {
+	case w.Day < plan.Day:
+		return Rollover, plan, nil
+	case w.Day > plan.Day: // this clock is behind the one that opened the window
+		plan.Day = w.Day
+		return Retry, plan, nil
+	}
+	switch {
+	case w.Hour < plan.Hour && !plan.NewHour:
+		plan.NewHour = true
+		return Retry, plan, nil
+	case w.Hour > plan.Hour:
+		plan.Hour, plan.NewHour = w.Hour, false
+		return Retry, plan, nil
+	case w.Hour == plan.Hour && plan.NewHour: // another call opened the hour first
+		plan.NewHour = false
+		return Retry, plan, nil
+	}
+	used := w.HourQueries
+	if plan.NewHour {
+		used = 0
+	}
+	if used >= int64(t.MaxQueriesPerHour) {
+		return Refuse, plan, QueryLimit(a.TenantID, used, t.MaxQueriesPerHour, until(a.Now, NextHour(a.Now)))
+	}
+	if w.BudgetLeft < a.Reserve {
+		return Refuse, plan, CostLimit(a.TenantID, w.Spent+w.Reserved, t.MaxCostPerDay, until(a.Now, NextDay(a.Now)))
+	}
+	return Retry, plan, nil // the item changed between the write and now: try again
+}
+
+func until(now, then time.Time) time.Duration {
+	d := then.Sub(now)
+	if d < time.Second {
+		d = time.Second
+	}
+	return d
+}
+
+// ExplainAgentRefusal decides why creating agent a was refused by the tenant
+// item's condition, from the tenant as it was then (nil: no such tenant).
+// nil means the tenant allowed it (so the agent item itself was the conflict).
+func ExplainAgentRefusal(t *Tenant, a Agent) error {
+	if t == nil {
+		return TenantNotFound(a.TenantID)
+	}
+	if !Allows(t.AllowedModels, a.LLMModel) {
+		return ModelNotAllowed(a.LLMModel, a.TenantID)
+	}
+	for _, tool := range a.Tools {
+		if !Allows(t.AllowedTools, tool) {
+			return ToolNotAllowed(tool, a.TenantID)
+		}
+	}
+	if t.AgentCount >= t.MaxAgents {
+		return AgentLimit(a.TenantID, t.MaxAgents)
+	}
+	return nil
+}

@@ -1,0 +1,295 @@
+package tenancy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/openclaw/tenancy/internal/catalog"
+	"github.com/openclaw/tenancy/internal/clock"
+	"github.com/openclaw/tenancy/internal/provider"
+)
+
+// ModelRouter finds the provider that serves a model, and the provider's id
+// for it.
+type ModelRouter interface {
+	Route(model string) (p provider.Provider, providerModelID string, err error)
+}
+
+// DevRouter serves every catalog model with the offline development provider.
+type DevRouter struct{}
+
+// Route implements ModelRouter.
+func (DevRouter) Route(model string) (provider.Provider, string, error) {
+	return provider.Dev{}, model, nil
+}
+
+// Options wire a Service. Store, Clock and Catalog are required.
+type Options struct {
+	Store   Store
+	Clock   clock.Clock
+	Catalog *catalog.Catalog
+	Models  ModelRouter  // default DevRouter
+	Logger  *slog.Logger // default slog.Default()
+	NewID   func() string
+	// StaleCallAfter: an unsettled call admitted longer ago than this is
+	// abandoned (its process died) and released by Reconcile. Default 15
+	// minutes, the longest a Lambda invocation can run.
+	StaleCallAfter time.Duration
+	// SettleTimeout bounds settling after the model answered; it runs even
+	// if the client went away. Default 10s.
+	SettleTimeout time.Duration
+}
+
+// Service is the tenancy platform: the seed's TenantWorkspace.
+type Service struct {
+	store         Store
+	clock         clock.Clock
+	catalog       *catalog.Catalog
+	models        ModelRouter
+	log           *slog.Logger
+	newID         func() string
+	staleAfter    time.Duration
+	settleTimeout time.Duration
+}
+
+// New builds a Service.
+func New(o Options) *Service {
+	s := &Service{store: o.Store, clock: o.Clock, catalog: o.Catalog, models: o.Models, log: o.Logger,
+		newID: o.NewID, staleAfter: o.StaleCallAfter, settleTimeout: o.SettleTimeout}
+	if s.models == nil {
+		s.models = DevRouter{}
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.newID == nil {
+		s.newID = RandomID
+	}
+	if s.staleAfter == 0 {
+		s.staleAfter = 15 * time.Minute
+	}
+	if s.settleTimeout == 0 {
+		s.settleTimeout = 10 * time.Second
+	}
+	return s
+}
+
+// RandomID is a 128-bit random hex id.
+func RandomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Catalog is the model catalog the service prices with.
+func (s *Service) Catalog() *catalog.Catalog { return s.catalog }
+
+// Now is the service clock's time.
+func (s *Service) Now() time.Time { return s.clock.Now() }
+
+// RegisterTenant stores a new, active tenant with a fresh daily window.
+func (s *Service) RegisterTenant(ctx context.Context, cfg TenantConfig) (Tenant, error) {
+	if err := cfg.Validate(); err != nil {
+		return Tenant{}, err
+	}
+	now := s.clock.Now()
+	t := Tenant{TenantConfig: cfg, IsActive: true, CreatedAt: now, UpdatedAt: now,
+		Usage: Window{Day: DayKey(now), Hour: HourKey(now), BudgetLeft: cfg.MaxCostPerDay}}
+	if err := s.store.CreateTenant(ctx, t); err != nil {
+		return Tenant{}, err
+	}
+	return t, nil
+}
+
+// GetTenant returns a tenant.
+func (s *Service) GetTenant(ctx context.Context, tenantID string) (Tenant, error) {
+	if err := CheckTenantID(tenantID); err != nil {
+		return Tenant{}, err
+	}
+	return s.store.GetTenant(ctx, tenantID)
+}
+
+// ListTenants pages through tenants (at most 100 per page, default 50).
+func (s *Service) ListTenants(ctx context.Context, limit int, pageToken string) ([]Tenant, string, error) {
+	switch {
+	case limit == 0:
+		limit = 50
+	case limit < 1 || limit > 100:
+		return nil, "", Validationf("limit must be between 1 and 100")
+	}
+	return s.store.ListTenants(ctx, limit, pageToken)
+}
+
+// UpdateTenant applies a partial config. Raising max_cost_usd_per_day frees
+// budget at once; lowering it below today's spend blocks further executes.
+func (s *Service) UpdateTenant(ctx context.Context, tenantID string, p TenantPatch) (Tenant, error) {
+	if err := CheckTenantID(tenantID); err != nil {
+		return Tenant{}, err
+	}
+	return s.store.UpdateTenant(ctx, tenantID, s.clock.Now(), func(c *TenantConfig) error {
+		p.Apply(c)
+		return c.Validate()
+	})
+}
+
+// ActivateTenant re-activates a tenant.
+func (s *Service) ActivateTenant(ctx context.Context, tenantID string) (Tenant, error) {
+	return s.setActive(ctx, tenantID, true)
+}
+
+// DeactivateTenant blocks new executions of a tenant.
+func (s *Service) DeactivateTenant(ctx context.Context, tenantID string) (Tenant, error) {
+	return s.setActive(ctx, tenantID, false)
+}
+
+func (s *Service) setActive(ctx context.Context, tenantID string, active bool) (Tenant, error) {
+	if err := CheckTenantID(tenantID); err != nil {
+		return Tenant{}, err
+	}
+	return s.store.SetActive(ctx, tenantID, active, s.clock.Now())
+}
+
+// CreateAgent creates a tenant-scoped agent. The model must be in the catalog
+// and, with the tools, allowed by the tenant; the agent limit holds under any
+// concurrency.
+func (s *Service) CreateAgent(ctx context.Context, tenantID string, cfg AgentConfig) (Agent, error) {
+	if err := CheckTenantID(tenantID); err != nil {
+		return Agent{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Agent{}, err
+	}
+	if _, ok := s.catalog.Lookup(cfg.LLMModel); !ok {
+		return Agent{}, UnknownModel(cfg.LLMModel)
+	}
+	cfg.Tools = dedupe(cfg.Tools)
+	a := Agent{AgentConfig: cfg, TenantID: tenantID, CreatedAt: s.clock.Now()}
+	if err := s.store.CreateAgent(ctx, a); err != nil {
+		return Agent{}, err
+	}
+	return a, nil
+}
+
+// GetAgent returns an agent by its short id.
+func (s *Service) GetAgent(ctx context.Context, tenantID, agentID string) (Agent, error) {
+	if err := s.checkIDs(tenantID, agentID); err != nil {
+		return Agent{}, err
+	}
+	a, err := s.store.GetAgent(ctx, tenantID, agentID)
+	if errors.Is(err, ErrAgentNotFound) {
+		// Say which is missing: the tenant or only its agent.
+		if _, terr := s.store.GetTenant(ctx, tenantID); terr != nil {
+			return Agent{}, terr
+		}
+	}
+	return a, err
+}
+
+// ListAgents lists a tenant's agents.
+func (s *Service) ListAgents(ctx context.Context, tenantID string) ([]Agent, error) {
+	if err := CheckTenantID(tenantID); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetTenant(ctx, tenantID); err != nil {
+		return nil, err
+	}
+	return s.store.ListAgents(ctx, tenantID)
+}
+
+// DeleteAgent deletes an agent and frees its slot.
+func (s *Service) DeleteAgent(ctx context.Context, tenantID, agentID string) error {
+	if err := s.checkIDs(tenantID, agentID); err != nil {
+		return err
+	}
+	return s.store.DeleteAgent(ctx, tenantID, agentID)
+}
+
+func (s *Service) checkIDs(tenantID, agentID string) error {
+	if err := CheckTenantID(tenantID); err != nil {
+		return err
+	}
+	return CheckAgentID(agentID)
+}
+
+// Result is one answered execute.
+type Result struct {
+	Content  string         `json:"content"`
+	AgentID  string         `json:"agent_id"` // namespaced
+	Model    string         `json:"model"`
+	Provider string         `json:"provider"`
+	Usage    provider.Usage `json:"usage"`
+	Cost     Money          `json:"cost_usd"`
+	CallID   string         `json:"call_id"`
+}
+
+// Execute runs a tenant's agent on a query, with quota enforcement.
+func (s *Service) Execute(ctx context.Context, tenantID, agentID, query string) (Result, error) {
+	a, err := s.GetAgent(ctx, tenantID, agentID)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.ExecuteAgent(ctx, a, query)
+}
+
+// ExecuteAgent runs an agent whose config the caller already has: admit
+// (reserve the worst case), call the model, settle the exact cost.
+func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Result, error) {
+	if query == "" || len(query) > MaxQueryBytes || !validUTF8(query) {
+		return Result{}, Validationf("query must be 1 to %d bytes of UTF-8", MaxQueryBytes)
+	}
+	model, ok := s.catalog.Lookup(a.LLMModel)
+	if !ok {
+		return Result{}, UnknownModel(a.LLMModel)
+	}
+	p, providerModelID, err := s.models.Route(a.LLMModel)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: %v", provider.ErrUpstream, err)
+	}
+	ticket, err := s.store.Admit(ctx, Admission{
+		TenantID: a.TenantID, AgentID: a.AgentID, Model: a.LLMModel, Tools: a.Tools,
+		Reserve: Reserve(model.Price, a.SystemPrompt, query, a.MaxOutputTokens),
+		CallID:  s.newID(), Now: s.clock.Now(),
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	resp, callErr := p.Complete(ctx, provider.Request{
+		Model: a.LLMModel, ProviderModelID: providerModelID, AgentID: a.NamespacedID(),
+		SystemPrompt: a.SystemPrompt, Query: query, MaxTokens: a.MaxOutputTokens,
+	})
+	st := Settlement{Failed: callErr != nil, PriceVersion: s.catalog.Version()}
+	if callErr == nil {
+		st.Tokens = tokensOf(resp.Usage)
+		st.Cost = Money(model.Price.Cost(resp.Usage))
+	}
+	s.settle(ctx, ticket, st)
+	if callErr != nil {
+		return Result{}, callErr
+	}
+	return Result{Content: resp.Content, AgentID: a.NamespacedID(), Model: a.LLMModel,
+		Provider: resp.Provider, Usage: resp.Usage, Cost: st.Cost, CallID: ticket.CallID}, nil
+}
+
+// settle applies a settlement even if the client has gone; if the store
+// keeps failing, the settlement is recorded on the call for Reconcile, so the
+// cost is applied exactly once, later.
+func (s *Service) settle(ctx context.Context, t Ticket, st Settlement) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.settleTimeout)
+	defer cancel()
+	err := s.store.Settle(ctx, t, st)
+	if err == nil {
+		return
+	}
+	rerr := s.store.RecordUnsettled(ctx, t, st)
+	s.log.ErrorContext(ctx, "settle failed; left for reconcile", "tenant_id", t.TenantID, "agent_id", t.AgentID,
+		"call_id", t.CallID, "cost_nanos", int64(st.Cost), "failed_call", st.Failed, "error", err, "record_error", rerr)
+}
+
+func tokensOf(u provider.Usage) Tokens {
+	return Tokens{Input: u.InputTokens, Output: u.OutputTokens, CacheRead: u.CacheReadTokens, CacheWrite: u.CacheWriteTokens}
+}

@@ -1,0 +1,129 @@
+package tenancy
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists tenants, agents and usage on one DynamoDB table. Every quota
+// is enforced inside the store by a conditional write or a transaction, so
+// any number of concurrent callers (Lambda instances) share one truth.
+type Store interface {
+	// CreateTenant stores a new tenant; TenantExists if the id is taken.
+	CreateTenant(ctx context.Context, t Tenant) error
+	// GetTenant reads a tenant with its usage window (strongly consistent).
+	GetTenant(ctx context.Context, tenantID string) (Tenant, error)
+	// ListTenants pages through tenants in id order; "" starts and ends.
+	ListTenants(ctx context.Context, limit int, pageToken string) ([]Tenant, string, error)
+	// UpdateTenant applies change to the stored config and writes it back
+	// atomically; a changed daily cap moves the remaining budget by the
+	// difference, at once.
+	UpdateTenant(ctx context.Context, tenantID string, now time.Time, change func(*TenantConfig) error) (Tenant, error)
+	// SetActive activates or deactivates a tenant.
+	SetActive(ctx context.Context, tenantID string, active bool, now time.Time) (Tenant, error)
+
+	// CreateAgent checks the agent limit and the tenant's model and tool
+	// lists and inserts the agent in one transaction.
+	CreateAgent(ctx context.Context, a Agent) error
+	GetAgent(ctx context.Context, tenantID, agentID string) (Agent, error)
+	ListAgents(ctx context.Context, tenantID string) ([]Agent, error)
+	// DeleteAgent removes an agent and frees its slot in one transaction.
+	DeleteAgent(ctx context.Context, tenantID, agentID string) error
+
+	// Admit is one conditional write: it refuses an inactive tenant, a model
+	// or tool the tenant no longer allows, the hourly query limit and a
+	// reservation beyond the daily budget. A refused admission changes
+	// nothing. A stale daily window is rolled over first.
+	Admit(ctx context.Context, a Admission) (Ticket, error)
+	// Settle replaces a ticket's reservation by the actual cost (or releases
+	// it when the call failed), on the day the call was admitted. Settling
+	// the same ticket twice has no further effect.
+	Settle(ctx context.Context, t Ticket, s Settlement) error
+	// RecordUnsettled keeps a settlement that could not be applied on the
+	// ticket's call record, for Reconcile to apply later.
+	RecordUnsettled(ctx context.Context, t Ticket, s Settlement) error
+	// OpenCalls lists admitted calls that are not settled yet.
+	OpenCalls(ctx context.Context, tenantID string) ([]OpenCall, error)
+
+	// Rollover archives the live daily window into the history and starts
+	// the window of now's day. Scheduled rollovers do nothing when the
+	// window is already today's (twice-run safe); a manual reset archives
+	// and zeroes today's settled counters. It reports whether it archived.
+	Rollover(ctx context.Context, tenantID string, now time.Time, manual bool) (bool, error)
+	// History returns archived days in [from, to] (YYYY-MM-DD), merged with
+	// the live window when it falls in the range.
+	History(ctx context.Context, tenantID, from, to string) ([]DayUsage, error)
+}
+
+// Admission asks to admit one call.
+type Admission struct {
+	TenantID string
+	AgentID  string // short id
+	Model    string
+	Tools    []string
+	Reserve  Money // worst-case cost of the call
+	CallID   string
+	Now      time.Time
+}
+
+// Ticket is an admitted call, to be settled exactly once.
+type Ticket struct {
+	CallID     string    `json:"call_id"`
+	TenantID   string    `json:"tenant_id"`
+	AgentID    string    `json:"agent_id"`
+	Model      string    `json:"model"`
+	Reserve    Money     `json:"reserve"`
+	Day        string    `json:"day"` // the day the call is accounted to
+	AdmittedAt time.Time `json:"admitted_at"`
+}
+
+// Settlement is the outcome of a call.
+type Settlement struct {
+	Tokens       Tokens
+	Cost         Money
+	PriceVersion string
+	Failed       bool // the call failed: release the reservation, charge nothing
+}
+
+// OpenCall is an admitted, unsettled call, with the settlement recorded for
+// it if settling failed.
+type OpenCall struct {
+	Ticket
+	Recorded *Settlement
+}
+
+// DayUsage is one day of billing history.
+type DayUsage struct {
+	Date          string                `json:"date"`
+	Queries       int64                 `json:"queries"`
+	Cost          Money                 `json:"cost_usd"`
+	InputTokens   int64                 `json:"input_tokens"`
+	OutputTokens  int64                 `json:"output_tokens"`
+	CacheRead     int64                 `json:"cache_read_tokens"`
+	CacheWrite    int64                 `json:"cache_write_tokens"`
+	FailedCalls   int64                 `json:"failed_calls"`
+	Unsettled     Money                 `json:"unsettled_reserved_usd"`
+	ByModel       map[string]ModelUsage `json:"by_model"`
+	PriceVersions []string              `json:"price_versions"`
+}
+
+// Empty reports whether a day has no usage at all.
+func (d DayUsage) Empty() bool {
+	return d.Queries == 0 && d.Cost == 0 && d.FailedCalls == 0 && d.Unsettled == 0 &&
+		d.InputTokens == 0 && d.OutputTokens == 0
+}
+
+// DayKey is the UTC day of t, YYYY-MM-DD.
+func DayKey(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// HourKey is the UTC hour of t, YYYY-MM-DDTHH.
+func HourKey(t time.Time) string { return t.UTC().Format("2006-01-02T15") }
+
+// NextDay is the start of the UTC day after t.
+func NextDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
+}
+
+// NextHour is the start of the UTC hour after t.
+func NextHour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour).Add(time.Hour) }

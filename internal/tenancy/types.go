@@ -1,0 +1,292 @@
+package tenancy
+
+import (
+	"encoding/json"
+	"regexp"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults from the seed (TenantConfig and AgentConfig).
+const (
+	DefaultMaxAgents         = 10
+	DefaultMaxQueriesPerHour = 1000
+	DefaultMaxCostPerDay     = 50 * NanosPerUSD
+	DefaultSystemPrompt      = "You are a helpful assistant."
+	DefaultModel             = "claude-sonnet-4-20250514"
+	DefaultMaxOutputTokens   = 1024
+)
+
+// DefaultAllowedModels is the seed's default model whitelist.
+func DefaultAllowedModels() []string {
+	return []string{"claude-sonnet-4-20250514", "gpt-4o-mini"}
+}
+
+// Bounds that keep every stored number small and every item small.
+const (
+	MaxAgentsLimit        = 10_000
+	MaxQueriesPerHourCap  = 10_000_000
+	MaxOutputTokensLimit  = 200_000
+	MaxNameLen            = 256
+	MaxSystemPromptBytes  = 32 << 10
+	MaxQueryBytes         = 32 << 10
+	MaxMetadataBytes      = 8 << 10
+	MaxListLen            = 100
+	MaxModelOrToolNameLen = 128
+)
+
+var (
+	idPattern   = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+	namePattern = regexp.MustCompile(`^[a-zA-Z0-9_.:/@+-]{1,128}$`)
+)
+
+// ValidID reports whether s is a valid tenant or agent id. Ids cannot contain
+// a key delimiter, so they can never be confused with another key.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// CheckTenantID validates a tenant id.
+func CheckTenantID(id string) error {
+	if !ValidID(id) {
+		return Validationf("tenant_id must match ^[a-zA-Z0-9_-]{1,64}$")
+	}
+	return nil
+}
+
+// CheckAgentID validates a (short) agent id.
+func CheckAgentID(id string) error {
+	if !ValidID(id) {
+		return Validationf("agent_id must match ^[a-zA-Z0-9_-]{1,64}$")
+	}
+	return nil
+}
+
+// NamespacedAgentID is the seed's namespaced id: "tenant-<tenant>-<agent>".
+func NamespacedAgentID(tenantID, agentID string) string {
+	return "tenant-" + tenantID + "-" + agentID
+}
+
+// TenantConfig is a tenant's configuration (the seed's TenantConfig).
+// Empty AllowedModels / AllowedTools mean unrestricted.
+type TenantConfig struct {
+	TenantID          string         `json:"tenant_id"`
+	Name              string         `json:"name"`
+	MaxAgents         int            `json:"max_agents"`
+	MaxQueriesPerHour int            `json:"max_queries_per_hour"`
+	MaxCostPerDay     Money          `json:"max_cost_usd_per_day"`
+	AllowedModels     []string       `json:"allowed_models"`
+	AllowedTools      []string       `json:"allowed_tools"`
+	Metadata          map[string]any `json:"metadata"`
+}
+
+// NewTenantConfig returns the seed's defaults for a tenant id.
+func NewTenantConfig(tenantID string) TenantConfig {
+	return TenantConfig{
+		TenantID:          tenantID,
+		Name:              tenantID,
+		MaxAgents:         DefaultMaxAgents,
+		MaxQueriesPerHour: DefaultMaxQueriesPerHour,
+		MaxCostPerDay:     DefaultMaxCostPerDay,
+		AllowedModels:     DefaultAllowedModels(),
+		AllowedTools:      []string{},
+		Metadata:          map[string]any{},
+	}
+}
+
+// TenantPatch is a partial TenantConfig: nil fields are left as they are.
+// Registration applies a patch to the defaults; PATCH applies one to the
+// stored config.
+type TenantPatch struct {
+	Name              *string         `json:"name"`
+	MaxAgents         *int            `json:"max_agents"`
+	MaxQueriesPerHour *int            `json:"max_queries_per_hour"`
+	MaxCostPerDay     *Money          `json:"max_cost_usd_per_day"`
+	AllowedModels     *[]string       `json:"allowed_models"`
+	AllowedTools      *[]string       `json:"allowed_tools"`
+	Metadata          *map[string]any `json:"metadata"`
+}
+
+// Apply copies the set fields of p onto c.
+func (p TenantPatch) Apply(c *TenantConfig) {
+	if p.Name != nil {
+		c.Name = *p.Name
+	}
+	if p.MaxAgents != nil {
+		c.MaxAgents = *p.MaxAgents
+	}
+	if p.MaxQueriesPerHour != nil {
+		c.MaxQueriesPerHour = *p.MaxQueriesPerHour
+	}
+	if p.MaxCostPerDay != nil {
+		c.MaxCostPerDay = *p.MaxCostPerDay
+	}
+	if p.AllowedModels != nil {
+		c.AllowedModels = dedupe(*p.AllowedModels)
+	}
+	if p.AllowedTools != nil {
+		c.AllowedTools = dedupe(*p.AllowedTools)
+	}
+	if p.Metadata != nil {
+		c.Metadata = *p.Metadata
+	}
+}
+
+// Validate checks every field of a tenant config.
+func (c TenantConfig) Validate() error {
+	if err := CheckTenantID(c.TenantID); err != nil {
+		return err
+	}
+	switch {
+	case c.Name == "" || utf8.RuneCountInString(c.Name) > MaxNameLen || !utf8.ValidString(c.Name):
+		return Validationf("name must be 1 to %d characters", MaxNameLen)
+	case c.MaxAgents < 0 || c.MaxAgents > MaxAgentsLimit:
+		return Validationf("max_agents must be between 0 and %d", MaxAgentsLimit)
+	case c.MaxQueriesPerHour < 0 || c.MaxQueriesPerHour > MaxQueriesPerHourCap:
+		return Validationf("max_queries_per_hour must be between 0 and %d", MaxQueriesPerHourCap)
+	case c.MaxCostPerDay < 0 || c.MaxCostPerDay > MaxMoney:
+		return Validationf("max_cost_usd_per_day must be between 0 and %s", MaxMoney.Decimal())
+	}
+	if err := checkNames("allowed_models", c.AllowedModels); err != nil {
+		return err
+	}
+	if err := checkNames("allowed_tools", c.AllowedTools); err != nil {
+		return err
+	}
+	if c.Metadata != nil {
+		b, err := json.Marshal(c.Metadata)
+		if err != nil || len(b) > MaxMetadataBytes {
+			return Validationf("metadata must be a JSON object of at most %d bytes", MaxMetadataBytes)
+		}
+	}
+	return nil
+}
+
+func checkNames(field string, names []string) error {
+	if len(names) > MaxListLen {
+		return Validationf("%s may have at most %d entries", field, MaxListLen)
+	}
+	for _, n := range names {
+		if !namePattern.MatchString(n) {
+			return Validationf("%s entries must match ^[a-zA-Z0-9_.:/@+-]{1,128}$", field)
+		}
+	}
+	return nil
+}
+
+func dedupe(in []string) []string {
+	out := make([]string, 0, len(in))
+	seen := make(map[string]bool, len(in))
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Allows reports whether a list permits a name (empty = unrestricted).
+func Allows(list []string, name string) bool {
+	if len(list) == 0 {
+		return true
+	}
+	for _, s := range list {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Tenant is a registered tenant: its config, state and current usage.
+type Tenant struct {
+	TenantConfig
+	IsActive     bool      `json:"is_active"`
+	AgentCount   int       `json:"-"`
+	TotalQueries int64     `json:"-"`
+	LifetimeCost Money     `json:"-"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	Usage        Window    `json:"-"`
+}
+
+// Window is the tenant's live usage: the current day and the current hour.
+// Spent+Reserved never exceeds the day's cap because admits reserve against
+// BudgetLeft (= cap - spent - reserved), which a condition keeps >= 0.
+type Window struct {
+	Day          string // YYYY-MM-DD (UTC) the counters belong to
+	Hour         string // YYYY-MM-DDTHH (UTC) of the hourly counter
+	HourQueries  int64  // admitted in Hour
+	Queries      int64  // completed today (since the last reset)
+	FailedCalls  int64  // admitted today but failed at the provider
+	Spent        Money  // settled today
+	Reserved     Money  // in flight (admitted, not settled)
+	BudgetLeft   Money  // cap - spent - reserved
+	Tokens       Tokens
+	ByModel      map[string]ModelUsage
+	PriceVersion []string
+}
+
+// Tokens counts tokens by kind.
+type Tokens struct {
+	Input      int64 `json:"input_tokens"`
+	Output     int64 `json:"output_tokens"`
+	CacheRead  int64 `json:"cache_read_tokens"`
+	CacheWrite int64 `json:"cache_write_tokens"`
+}
+
+// ModelUsage is one model's share of a day.
+type ModelUsage struct {
+	Queries int64 `json:"queries"`
+	Tokens
+	Cost Money `json:"cost_usd"`
+}
+
+// AgentConfig is an agent's configuration (the seed's AgentConfig).
+type AgentConfig struct {
+	AgentID         string   `json:"agent_id"`
+	Name            string   `json:"name"`
+	SystemPrompt    string   `json:"system_prompt"`
+	LLMModel        string   `json:"llm_model"`
+	Tools           []string `json:"tools"`
+	MaxOutputTokens int      `json:"max_output_tokens"`
+}
+
+// NewAgentConfig returns the seed's agent defaults for an agent id.
+func NewAgentConfig(agentID string) AgentConfig {
+	return AgentConfig{
+		AgentID:         agentID,
+		Name:            agentID,
+		SystemPrompt:    DefaultSystemPrompt,
+		LLMModel:        DefaultModel,
+		Tools:           []string{},
+		MaxOutputTokens: DefaultMaxOutputTokens,
+	}
+}
+
+// Validate checks an agent config (but not the tenant's lists or the catalog).
+func (a AgentConfig) Validate() error {
+	if err := CheckAgentID(a.AgentID); err != nil {
+		return err
+	}
+	switch {
+	case a.Name == "" || utf8.RuneCountInString(a.Name) > MaxNameLen || !utf8.ValidString(a.Name):
+		return Validationf("name must be 1 to %d characters", MaxNameLen)
+	case a.SystemPrompt == "" || len(a.SystemPrompt) > MaxSystemPromptBytes || !utf8.ValidString(a.SystemPrompt):
+		return Validationf("system_prompt must be 1 to %d bytes of UTF-8", MaxSystemPromptBytes)
+	case !namePattern.MatchString(a.LLMModel):
+		return Validationf("llm_model must match ^[a-zA-Z0-9_.:/@+-]{1,128}$")
+	case a.MaxOutputTokens < 1 || a.MaxOutputTokens > MaxOutputTokensLimit:
+		return Validationf("max_output_tokens must be between 1 and %d", MaxOutputTokensLimit)
+	}
+	return checkNames("tools", a.Tools)
+}
+
+// Agent is a tenant's agent.
+type Agent struct {
+	AgentConfig
+	TenantID  string    `json:"tenant_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NamespacedID is "tenant-<tenant>-<agent>".
+func (a Agent) NamespacedID() string { return NamespacedAgentID(a.TenantID, a.AgentID) }
