@@ -16,14 +16,14 @@ import (
 // counters are a day's usage, with the same attribute names on the tenant
 // item (the live window) and on history items, so one delta applies to both.
 type counters struct {
-	Queries  int64    `dynamodbav:"d_queries"`
-	Failed   int64    `dynamodbav:"d_failed"`
-	Spent    int64    `dynamodbav:"d_spent"`
-	Reserved int64    `dynamodbav:"d_reserved"`
-	In       int64    `dynamodbav:"d_in"`
-	Out      int64    `dynamodbav:"d_out"`
-	CR       int64    `dynamodbav:"d_cr"`
-	CW       int64    `dynamodbav:"d_cw"`
+	Queries  int64 `dynamodbav:"d_queries"`
+	Failed   int64 `dynamodbav:"d_failed"`
+	Spent    int64 `dynamodbav:"d_spent"`
+	Reserved int64 `dynamodbav:"d_reserved"`
+	In       int64 `dynamodbav:"d_in"`
+	Out      int64 `dynamodbav:"d_out"`
+	CR       int64 `dynamodbav:"d_cr"`
+	CW       int64 `dynamodbav:"d_cw"`
 }
 
 // Per-model counters are top-level attributes "m|<model>|<field>", and the
