@@ -61,7 +61,7 @@ func runMain(m *testing.M) int {
 
 // env is one test's world: a fresh table, a manual clock, a fake model.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	engine  engine
 	db      *dynamodb.Client
 	store   *dynamostore.Store
@@ -77,7 +77,7 @@ var tableSeq atomic.Int64
 // t0 is the suite's start time: a Saturday afternoon, UTC.
 var t0 = time.Date(2026, 11, 28, 14, 30, 0, 0, time.UTC)
 
-func newEnv(t *testing.T, e engine) *env {
+func newEnv(t testing.TB, e engine) *env {
 	t.Helper()
 	ctx := context.Background()
 	counter := &dynamostore.Counter{}

@@ -125,12 +125,17 @@ func settlementDelta(t tenancy.Ticket, st tenancy.Settlement) delta {
 // the same transaction makes a second settle of the same ticket a no-op.
 func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlement) error {
 	d := settlementDelta(t, st)
-	lifetime := expression.Add(expression.Name("rev"), expression.Value(1))
-	if !st.Failed {
-		lifetime = lifetime.Add(expression.Name("total_queries"), expression.Value(1))
-		if st.Cost != 0 {
-			lifetime = lifetime.Add(expression.Name("lifetime_cost"), expression.Value(int64(st.Cost)))
+	// lifetime returns a new builder each time: an UpdateBuilder's copies
+	// share one map, so adding to a copy would change the original.
+	lifetime := func() expression.UpdateBuilder {
+		ub := expression.Add(expression.Name("rev"), expression.Value(1))
+		if !st.Failed {
+			ub = ub.Add(expression.Name("total_queries"), expression.Value(1))
+			if st.Cost != 0 {
+				ub = ub.Add(expression.Name("lifetime_cost"), expression.Value(int64(st.Cost)))
+			}
 		}
+		return ub
 	}
 	del, err := build(expression.NewBuilder().WithCondition(exists))
 	if err != nil {
@@ -141,7 +146,7 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 
 	live, err := build(expression.NewBuilder().
 		WithCondition(expression.Name("w_day").Equal(expression.Value(t.Day))).
-		WithUpdate(d.add(lifetime).Add(expression.Name("d_budget"), expression.Value(int64(t.Reserve-st.Cost)))))
+		WithUpdate(d.add(lifetime()).Add(expression.Name("d_budget"), expression.Value(int64(t.Reserve-st.Cost)))))
 	if err != nil {
 		return err
 	}
@@ -161,7 +166,7 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 	if err != nil {
 		return err
 	}
-	tot, err := build(expression.NewBuilder().WithUpdate(lifetime))
+	tot, err := build(expression.NewBuilder().WithUpdate(lifetime()))
 	if err != nil {
 		return err
 	}
