@@ -32,11 +32,14 @@ const (
 
 // FunctionActions lists, per Lambda function, the DynamoDB actions its code
 // uses on the table. The CDK stack grants exactly these and nothing else.
+// Transactions need no action of their own: IAM authorizes each item of a
+// TransactWriteItems as its PutItem / UpdateItem / DeleteItem /
+// ConditionCheckItem.
 var FunctionActions = map[string][]string{
-	"tenants":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:TransactWriteItems"},
-	"agents":     {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:TransactWriteItems"},
-	"execute":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:TransactWriteItems"},
+	"tenants":    {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+	"agents":     {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+	"execute":    {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 	"reports":    {"dynamodb:GetItem", "dynamodb:Query"},
-	"reset":      {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:TransactWriteItems"},
+	"reset":      {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
 	"authorizer": {"dynamodb:GetItem"},
 }
