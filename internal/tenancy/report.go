@@ -55,7 +55,8 @@ func Report(t Tenant, now time.Time) UsageReport {
 		r.QueriesThisHour = w.HourQueries
 	}
 	if t.MaxCostPerDay > 0 {
-		r.CostUtilizationPct = float64(r.TotalCost) / float64(t.MaxCostPerDay) * 100
+		// One division of exact integers: the closest float to the true ratio.
+		r.CostUtilizationPct = float64(int64(r.TotalCost)*100) / float64(t.MaxCostPerDay)
 	}
 	return r
 }

@@ -1,0 +1,31 @@
+// Command tenancy-local serves the API on http://127.0.0.1:3000 (or
+// TENANCY_LISTEN) with the Lambda functions' own handler code, on the
+// embedded DynamoDB (or DYNAMODB_ENDPOINT). `make run` runs it.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/openclaw/tenancy/internal/app"
+	"github.com/openclaw/tenancy/internal/localapi"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	loc, err := localapi.Start(ctx, localapi.Options{App: app.Options{Getenv: os.Getenv}, Out: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tenancy-local:", err)
+		os.Exit(1)
+	}
+	defer loc.Close()
+	if err := loc.Serve(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "tenancy-local:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintln(os.Stderr, "tenancy-local: stopped")
+}

@@ -1,0 +1,15 @@
+// Command reset is the daily reset, invoked by an EventBridge schedule.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/openclaw/tenancy/internal/app"
+)
+
+func main() {
+	a := app.Must(context.Background())
+	lambda.Start(a.Reset)
+}

@@ -1,0 +1,16 @@
+// Command tenants is the tenants Lambda function of the HTTP API.
+package main
+
+import (
+	"context"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/openclaw/tenancy/internal/api"
+	"github.com/openclaw/tenancy/internal/app"
+)
+
+func main() {
+	a := app.Must(context.Background())
+	lambda.Start(a.Handler(api.FnTenants).Handle)
+}

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/openclaw/tenancy/internal/provider"
+	"github.com/openclaw/tenancy/internal/tenancy"
+)
+
+// Error is an HTTP-level error raised by request handling itself (bad JSON,
+// missing key, body too large, unknown route).
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func errorf(status int, code, message string) *Error {
+	return &Error{Status: status, Code: code, Message: message}
+}
+
+var (
+	errMissingKey = errorf(http.StatusUnauthorized, "unauthorized", "Missing API key: send Authorization: Bearer <key>")
+	errBadKey     = errorf(http.StatusUnauthorized, "unauthorized", "Invalid or revoked API key")
+	errAdminOnly  = errorf(http.StatusForbidden, "forbidden", "This route needs the admin key")
+	errNotFound   = errorf(http.StatusNotFound, "not_found", "No such route")
+	errTooLarge   = errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than 65536 bytes")
+)
+
+func errOtherTenant(tenantID string) *Error {
+	return errorf(http.StatusForbidden, "forbidden", "This key may not access tenant '"+tenantID+"'")
+}
+
+// statusOf is the one mapping of domain codes to HTTP statuses.
+var statusOf = map[tenancy.Code]int{
+	tenancy.CodeValidation:      http.StatusBadRequest,
+	tenancy.CodeUnknownModel:    http.StatusBadRequest,
+	tenancy.CodeTenantNotFound:  http.StatusNotFound,
+	tenancy.CodeAgentNotFound:   http.StatusNotFound,
+	tenancy.CodeKeyNotFound:     http.StatusNotFound,
+	tenancy.CodeTenantExists:    http.StatusConflict,
+	tenancy.CodeAgentExists:     http.StatusConflict,
+	tenancy.CodeConflict:        http.StatusConflict,
+	tenancy.CodeAgentLimit:      http.StatusTooManyRequests,
+	tenancy.CodeQueryLimit:      http.StatusTooManyRequests,
+	tenancy.CodeCostLimit:       http.StatusTooManyRequests,
+	tenancy.CodeTenantInactive:  http.StatusForbidden,
+	tenancy.CodeModelNotAllowed: http.StatusForbidden,
+	tenancy.CodeToolNotAllowed:  http.StatusForbidden,
+	tenancy.CodeUnavailable:     http.StatusServiceUnavailable,
+}
+
+// problem is an error as the client sees it.
+type problem struct {
+	status     int
+	code       string
+	message    string
+	retryAfter time.Duration
+}
+
+// toProblem maps any error to its status, code and client message. Errors
+// this does not know become a 500 with a generic message; the cause is only
+// logged.
+func toProblem(err error) problem {
+	var ae *Error
+	var te *tenancy.Error
+	switch {
+	case errors.As(err, &ae):
+		return problem{status: ae.Status, code: ae.Code, message: ae.Message}
+	case errors.As(err, &te):
+		st, ok := statusOf[te.Code]
+		if !ok {
+			st = http.StatusInternalServerError
+		}
+		return problem{status: st, code: string(te.Code), message: te.Message, retryAfter: te.RetryAfter}
+	case errors.Is(err, provider.ErrTimeout):
+		return problem{status: http.StatusGatewayTimeout, code: "provider_timeout", message: err.Error()}
+	case errors.Is(err, provider.ErrUpstream):
+		return problem{status: http.StatusBadGateway, code: "provider_error", message: err.Error()}
+	}
+	return problem{status: http.StatusInternalServerError, code: "internal_error", message: "Internal error"}
+}
+
+func (p problem) headers() map[string]string {
+	h := map[string]string{"Content-Type": "application/json"}
+	if p.retryAfter > 0 {
+		h["Retry-After"] = strconv.Itoa(int((p.retryAfter + time.Second - 1) / time.Second))
+	}
+	return h
+}

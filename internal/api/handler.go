@@ -1,0 +1,161 @@
+// Package api is the HTTP API of the platform as API Gateway (HTTP API,
+// payload 2.0) Lambda handlers: routing, access control, request parsing,
+// the one error-to-status mapping and JSON rendering. Every Lambda function
+// and the local server run this same code.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/openclaw/tenancy/internal/auth"
+	"github.com/openclaw/tenancy/internal/tenancy"
+)
+
+// Deps are what the handlers use.
+type Deps struct {
+	Service *tenancy.Service
+	Keys    *auth.Keys
+	Logger  *slog.Logger
+}
+
+type handlerFunc func(ctx context.Context, r *request) (int, any, error)
+
+// Handler serves the routes of one function ("" for all routes, as the
+// local server does).
+type Handler struct {
+	deps     Deps
+	function string
+	routes   map[string]routeEntry
+}
+
+type routeEntry struct {
+	Route
+	fn handlerFunc
+}
+
+// RouteKey is API Gateway's route key: "POST /tenants/{tenant_id}".
+func (r Route) RouteKey() string { return r.Method + " " + r.Path }
+
+// New builds the handler of a function ("" serves every route).
+func New(function string, d Deps) *Handler {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	h := &Handler{deps: d, function: function, routes: map[string]routeEntry{}}
+	impl := h.implementations()
+	for _, rt := range Routes {
+		if function == "" || rt.Function == function {
+			h.routes[rt.RouteKey()] = routeEntry{Route: rt, fn: impl[rt.RouteKey()]}
+		}
+	}
+	return h
+}
+
+// Handle is the Lambda handler for API Gateway HTTP API events. It never
+// returns an error: every failure is an HTTP response.
+func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	start := time.Now()
+	r := &request{ev: &ev, principal: PrincipalFromEvent(&ev)}
+	resp, p := h.serve(ctx, r)
+	attrs := []any{
+		"request_id", ev.RequestContext.RequestID,
+		"route", ev.RouteKey,
+		"status", resp.StatusCode,
+		"latency_ms", float64(time.Since(start).Microseconds()) / 1000,
+		"role", string(r.principal.Role),
+	}
+	if t := ev.PathParameters["tenant_id"]; t != "" {
+		attrs = append(attrs, "tenant_id", t)
+	}
+	if a := ev.PathParameters["agent_id"]; a != "" {
+		attrs = append(attrs, "agent_id", a)
+	}
+	level := slog.LevelInfo
+	if p != nil {
+		attrs = append(attrs, "error_code", p.code)
+		if p.status >= 500 {
+			level = slog.LevelError
+			attrs = append(attrs, "error", p.cause)
+		}
+	}
+	h.deps.Logger.Log(ctx, level, "request", attrs...)
+	return resp, nil
+}
+
+type loggedProblem struct {
+	problem
+	cause string
+}
+
+func (h *Handler) serve(ctx context.Context, r *request) (resp events.APIGatewayV2HTTPResponse, lp *loggedProblem) {
+	defer func() {
+		if v := recover(); v != nil { // a bug, never the client's fault: log it, answer 500
+			p := problem{status: http.StatusInternalServerError, code: "internal_error", message: "Internal error"}
+			resp, lp = errorResponse(p), &loggedProblem{p, "panic: " + slog.AnyValue(v).String()}
+		}
+	}()
+	rt, ok := h.routes[r.ev.RouteKey]
+	if !ok {
+		p := toProblem(errNotFound)
+		return errorResponse(p), &loggedProblem{problem: p}
+	}
+	r.route = rt.Route
+	status, body, err := h.authorize(r)
+	if err == nil {
+		status, body, err = rt.fn(ctx, r)
+	}
+	if err != nil {
+		p := toProblem(err)
+		return errorResponse(p), &loggedProblem{problem: p, cause: err.Error() + causeOf(err)}
+	}
+	if raw, ok := body.(rawBody); ok {
+		return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": raw.contentType}, Body: raw.body}, nil
+	}
+	return jsonResponse(status, body, nil), nil
+}
+
+func causeOf(err error) string {
+	if c := unwrapAll(err); c != nil && c != err {
+		return ": " + c.Error()
+	}
+	return ""
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok || u.Unwrap() == nil {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
+
+// rawBody is a non-JSON response body (CSV).
+type rawBody struct{ contentType, body string }
+
+// authorize enforces the route's access rule on the principal the
+// authorizer resolved.
+func (h *Handler) authorize(r *request) (int, any, error) {
+	p := r.principal
+	switch {
+	case r.route.Access == Public:
+		return 0, nil, nil
+	case p.Role == auth.RoleAdmin:
+		return 0, nil, nil
+	case p.Role == "": // no Authorization header: the authorizer did not run
+		return 0, nil, errMissingKey
+	case p.Role != auth.RoleTenant:
+		return 0, nil, errBadKey
+	case r.route.Access == AdminOnly:
+		return 0, nil, errAdminOnly
+	case p.TenantID != r.param("tenant_id"):
+		return 0, nil, errOtherTenant(r.param("tenant_id"))
+	}
+	return 0, nil, nil
+}

@@ -1,0 +1,371 @@
+package api
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openclaw/tenancy/internal/tenancy"
+)
+
+// implementations maps every route key to its handler.
+func (h *Handler) implementations() map[string]handlerFunc {
+	return map[string]handlerFunc{
+		"POST /tenants":                                       h.registerTenant,
+		"GET /tenants":                                        h.listTenants,
+		"GET /tenants/{tenant_id}":                            h.getTenant,
+		"PATCH /tenants/{tenant_id}":                          h.updateTenant,
+		"POST /tenants/{tenant_id}/deactivate":                h.setActive(false),
+		"POST /tenants/{tenant_id}/activate":                  h.setActive(true),
+		"POST /tenants/{tenant_id}/reset":                     h.resetTenant,
+		"POST /tenants/{tenant_id}/keys":                      h.createKey,
+		"DELETE /tenants/{tenant_id}/keys/{key_id}":           h.revokeKey,
+		"POST /tenants/{tenant_id}/agents":                    h.createAgent,
+		"GET /tenants/{tenant_id}/agents":                     h.listAgents,
+		"GET /tenants/{tenant_id}/agents/{agent_id}":          h.getAgent,
+		"DELETE /tenants/{tenant_id}/agents/{agent_id}":       h.deleteAgent,
+		"POST /tenants/{tenant_id}/agents/{agent_id}/execute": h.execute,
+		"POST /tenants/{tenant_id}/chat":                      h.chat,
+		"GET /tenants/{tenant_id}/usage":                      h.usage,
+		"GET /tenants/{tenant_id}/usage/history":              h.history,
+		"GET /openapi.json":                                   h.openAPI,
+	}
+}
+
+// TenantView is a tenant as the API shows it.
+type TenantView struct {
+	tenancy.TenantConfig
+	IsActive   bool      `json:"is_active"`
+	AgentCount int       `json:"agent_count"`
+	AgentIDs   []string  `json:"agent_ids,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func tenantView(t tenancy.Tenant) TenantView {
+	return TenantView{TenantConfig: t.TenantConfig, IsActive: t.IsActive, AgentCount: t.AgentCount,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+}
+
+// AgentView is an agent as the API shows it: agent_id is the namespaced id.
+type AgentView struct {
+	AgentID         string    `json:"agent_id"`
+	ShortID         string    `json:"short_id"`
+	TenantID        string    `json:"tenant_id"`
+	Name            string    `json:"name"`
+	SystemPrompt    string    `json:"system_prompt"`
+	LLMModel        string    `json:"llm_model"`
+	Tools           []string  `json:"tools"`
+	MaxOutputTokens int       `json:"max_output_tokens"`
+	CreatedAt       time.Time `json:"created_at"`
+}
+
+func agentView(a tenancy.Agent) AgentView {
+	return AgentView{AgentID: a.NamespacedID(), ShortID: a.AgentID, TenantID: a.TenantID, Name: a.Name,
+		SystemPrompt: a.SystemPrompt, LLMModel: a.LLMModel, Tools: a.Tools, MaxOutputTokens: a.MaxOutputTokens,
+		CreatedAt: a.CreatedAt}
+}
+
+type registerBody struct {
+	TenantID string `json:"tenant_id"`
+	tenancy.TenantPatch
+}
+
+func (h *Handler) registerTenant(ctx context.Context, r *request) (int, any, error) {
+	var b registerBody
+	if err := r.decode(&b, false); err != nil {
+		return 0, nil, err
+	}
+	if b.TenantID == "" {
+		return 0, nil, tenancy.Validationf("tenant_id is required")
+	}
+	cfg := tenancy.NewTenantConfig(b.TenantID)
+	b.TenantPatch.Apply(&cfg)
+	t, err := h.deps.Service.RegisterTenant(ctx, cfg)
+	if err != nil {
+		return 0, nil, err
+	}
+	v := tenantView(t)
+	v.AgentIDs = []string{}
+	return http.StatusCreated, v, nil
+}
+
+// TenantList is a page of tenants.
+type TenantList struct {
+	Tenants   []TenantView `json:"tenants"`
+	NextToken *string      `json:"next_token"`
+}
+
+func (h *Handler) listTenants(ctx context.Context, r *request) (int, any, error) {
+	limit := 0
+	if s := r.query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return 0, nil, tenancy.Validationf("limit must be between 1 and 100")
+		}
+		limit = n
+		if limit == 0 {
+			limit = -1
+		}
+	}
+	page, next, err := h.deps.Service.ListTenants(ctx, limit, r.query("next_token"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := TenantList{Tenants: make([]TenantView, 0, len(page))}
+	for _, t := range page {
+		out.Tenants = append(out.Tenants, tenantView(t))
+	}
+	if next != "" {
+		out.NextToken = &next
+	}
+	return http.StatusOK, out, nil
+}
+
+func (h *Handler) getTenant(ctx context.Context, r *request) (int, any, error) {
+	id := r.param("tenant_id")
+	t, err := h.deps.Service.GetTenant(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	agents, err := h.deps.Service.ListAgents(ctx, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	v := tenantView(t)
+	v.AgentIDs = make([]string, 0, len(agents))
+	for _, a := range agents {
+		v.AgentIDs = append(v.AgentIDs, a.NamespacedID())
+	}
+	return http.StatusOK, v, nil
+}
+
+func (h *Handler) updateTenant(ctx context.Context, r *request) (int, any, error) {
+	var p tenancy.TenantPatch
+	if err := r.decode(&p, false); err != nil {
+		return 0, nil, err
+	}
+	t, err := h.deps.Service.UpdateTenant(ctx, r.param("tenant_id"), p)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, tenantView(t), nil
+}
+
+func (h *Handler) setActive(active bool) handlerFunc {
+	return func(ctx context.Context, r *request) (int, any, error) {
+		if err := r.decode(&struct{}{}, true); err != nil {
+			return 0, nil, err
+		}
+		var t tenancy.Tenant
+		var err error
+		if active {
+			t, err = h.deps.Service.ActivateTenant(ctx, r.param("tenant_id"))
+		} else {
+			t, err = h.deps.Service.DeactivateTenant(ctx, r.param("tenant_id"))
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, tenantView(t), nil
+	}
+}
+
+func (h *Handler) resetTenant(ctx context.Context, r *request) (int, any, error) {
+	if err := r.decode(&struct{}{}, true); err != nil {
+		return 0, nil, err
+	}
+	rep, err := h.deps.Service.ResetDailyUsage(ctx, r.param("tenant_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, rep, nil
+}
+
+// KeyView is a newly created key: the only time the key itself is shown.
+type KeyView struct {
+	KeyID     string    `json:"key_id"`
+	Key       string    `json:"key"`
+	TenantID  string    `json:"tenant_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (h *Handler) createKey(ctx context.Context, r *request) (int, any, error) {
+	if err := r.decode(&struct{}{}, true); err != nil {
+		return 0, nil, err
+	}
+	key, k, err := h.deps.Keys.Create(ctx, r.param("tenant_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, KeyView{KeyID: k.KeyID, Key: key, TenantID: k.TenantID, CreatedAt: k.CreatedAt}, nil
+}
+
+func (h *Handler) revokeKey(ctx context.Context, r *request) (int, any, error) {
+	if err := h.deps.Keys.Revoke(ctx, r.param("tenant_id"), r.param("key_id")); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+type agentBody struct {
+	AgentID         string    `json:"agent_id"`
+	Name            *string   `json:"name"`
+	SystemPrompt    *string   `json:"system_prompt"`
+	LLMModel        *string   `json:"llm_model"`
+	Tools           *[]string `json:"tools"`
+	MaxOutputTokens *int      `json:"max_output_tokens"`
+}
+
+func (h *Handler) createAgent(ctx context.Context, r *request) (int, any, error) {
+	var b agentBody
+	if err := r.decode(&b, false); err != nil {
+		return 0, nil, err
+	}
+	if b.AgentID == "" {
+		return 0, nil, tenancy.Validationf("agent_id is required")
+	}
+	cfg := tenancy.NewAgentConfig(b.AgentID)
+	if b.Name != nil {
+		cfg.Name = *b.Name
+	}
+	if b.SystemPrompt != nil {
+		cfg.SystemPrompt = *b.SystemPrompt
+	}
+	if b.LLMModel != nil {
+		cfg.LLMModel = *b.LLMModel
+	}
+	if b.Tools != nil {
+		cfg.Tools = *b.Tools
+	}
+	if b.MaxOutputTokens != nil {
+		cfg.MaxOutputTokens = *b.MaxOutputTokens
+	}
+	a, err := h.deps.Service.CreateAgent(ctx, r.param("tenant_id"), cfg)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, agentView(a), nil
+}
+
+func (h *Handler) listAgents(ctx context.Context, r *request) (int, any, error) {
+	agents, err := h.deps.Service.ListAgents(ctx, r.param("tenant_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := struct {
+		Agents []AgentView `json:"agents"`
+	}{Agents: make([]AgentView, 0, len(agents))}
+	for _, a := range agents {
+		out.Agents = append(out.Agents, agentView(a))
+	}
+	return http.StatusOK, out, nil
+}
+
+func (h *Handler) getAgent(ctx context.Context, r *request) (int, any, error) {
+	a, err := h.deps.Service.GetAgent(ctx, r.param("tenant_id"), r.param("agent_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, agentView(a), nil
+}
+
+func (h *Handler) deleteAgent(ctx context.Context, r *request) (int, any, error) {
+	if err := h.deps.Service.DeleteAgent(ctx, r.param("tenant_id"), r.param("agent_id")); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
+}
+
+type executeBody struct {
+	Query *string `json:"query"`
+}
+
+func (h *Handler) execute(ctx context.Context, r *request) (int, any, error) {
+	var b executeBody
+	if err := r.decode(&b, false); err != nil {
+		return 0, nil, err
+	}
+	if b.Query == nil {
+		return 0, nil, tenancy.Validationf("query is required")
+	}
+	res, err := h.deps.Service.Execute(ctx, r.param("tenant_id"), r.param("agent_id"), *b.Query)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, res, nil
+}
+
+type chatBody struct {
+	Query   *string `json:"query"`
+	AgentID *string `json:"agent_id"`
+}
+
+// chat is the seed's SaaS route: query and agent_id (default "support") come
+// from the query string or a JSON body (the body wins).
+func (h *Handler) chat(ctx context.Context, r *request) (int, any, error) {
+	var b chatBody
+	if err := r.decode(&b, true); err != nil {
+		return 0, nil, err
+	}
+	query, agentID := r.query("query"), r.query("agent_id")
+	if b.Query != nil {
+		query = *b.Query
+	}
+	if b.AgentID != nil {
+		agentID = *b.AgentID
+	}
+	if agentID == "" {
+		agentID = "support"
+	}
+	if query == "" {
+		return 0, nil, tenancy.Validationf("query is required")
+	}
+	res, err := h.deps.Service.Execute(ctx, r.param("tenant_id"), agentID, query)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]string{"response": res.Content}, nil
+}
+
+func (h *Handler) usage(ctx context.Context, r *request) (int, any, error) {
+	rep, err := h.deps.Service.UsageReport(ctx, r.param("tenant_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, rep, nil
+}
+
+// HistoryColumns are the CSV export's columns, the JSON entries' keys.
+var HistoryColumns = []string{"date", "queries", "cost_usd", "input_tokens", "output_tokens",
+	"cache_read_tokens", "cache_write_tokens", "failed_calls", "unsettled_reserved_usd", "price_versions", "by_model"}
+
+func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
+	format := r.query("format")
+	if format != "" && format != "json" && format != "csv" {
+		return 0, nil, tenancy.Validationf("format must be json or csv")
+	}
+	days, err := h.deps.Service.History(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
+	if err != nil {
+		return 0, nil, err
+	}
+	if format != "csv" {
+		return http.StatusOK, map[string]any{"days": days}, nil
+	}
+	var sb strings.Builder
+	w := csv.NewWriter(&sb)
+	_ = w.Write(HistoryColumns)
+	for _, d := range days {
+		byModel, _ := json.Marshal(d.ByModel)
+		_ = w.Write([]string{d.Date, strconv.FormatInt(d.Queries, 10), d.Cost.Decimal(),
+			strconv.FormatInt(d.InputTokens, 10), strconv.FormatInt(d.OutputTokens, 10),
+			strconv.FormatInt(d.CacheRead, 10), strconv.FormatInt(d.CacheWrite, 10),
+			strconv.FormatInt(d.FailedCalls, 10), d.Unsettled.Decimal(), strings.Join(d.PriceVersions, " "), string(byModel)})
+	}
+	w.Flush()
+	return http.StatusOK, rawBody{contentType: "text/csv; charset=utf-8", body: sb.String()}, nil
+}

@@ -1,0 +1,142 @@
+// Package app wires the platform from the environment, once: the DynamoDB
+// client, the store, the catalog, the model router, the service, the keys
+// and the logger. Every Lambda main and the local server call it, so they
+// run the same code with the same configuration.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/openclaw/tenancy/internal/api"
+	"github.com/openclaw/tenancy/internal/auth"
+	"github.com/openclaw/tenancy/internal/catalog"
+	"github.com/openclaw/tenancy/internal/clock"
+	"github.com/openclaw/tenancy/internal/dynamostore"
+	"github.com/openclaw/tenancy/internal/schema"
+	"github.com/openclaw/tenancy/internal/tenancy"
+)
+
+// App is the wired platform.
+type App struct {
+	Store   *dynamostore.Store
+	Service *tenancy.Service
+	Keys    *auth.Keys
+	Catalog *catalog.Catalog
+	Models  tenancy.ModelRouter
+	Logger  *slog.Logger
+	Table   string
+	Getenv  func(string) string
+}
+
+// Options override parts of the wiring (tests, the local server).
+type Options struct {
+	Getenv  func(string) string // default os.Getenv
+	Clock   clock.Clock         // default the system clock
+	Logger  *slog.Logger        // default JSON logs on stdout (Lambda's logger in Lambda)
+	Models  tenancy.ModelRouter // default: from env
+	Counter *dynamostore.Counter
+}
+
+// New wires the platform from the environment: TENANCY_TABLE (default
+// "tenancy"), DYNAMODB_ENDPOINT (a local engine; unset in AWS), the model
+// catalog and providers.
+func New(ctx context.Context, o Options) (*App, error) {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Clock == nil {
+		o.Clock = clock.System{}
+	}
+	if o.Logger == nil {
+		o.Logger = NewLogger(o.Getenv)
+	}
+	table := o.Getenv(schema.EnvTable)
+	if table == "" {
+		table = schema.DefaultTableName
+	}
+	db, err := newDB(ctx, o.Getenv(schema.EnvEndpoint), o.Counter)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := loadCatalog(o.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	models := o.Models
+	if models == nil {
+		if models, err = modelsFromEnv(ctx, o.Getenv, cat); err != nil {
+			return nil, err
+		}
+	}
+	store := dynamostore.New(db, table)
+	a := &App{
+		Store: store, Catalog: cat, Models: models, Logger: o.Logger, Table: table, Getenv: o.Getenv,
+		Service: tenancy.New(tenancy.Options{Store: store, Clock: o.Clock, Catalog: cat, Models: models, Logger: o.Logger}),
+		Keys:    &auth.Keys{Store: store, Clock: o.Clock},
+	}
+	return a, nil
+}
+
+// Must is New for Lambda mains: a wiring error is fatal at cold start.
+func Must(ctx context.Context) *App {
+	a, err := New(ctx, Options{})
+	if err != nil {
+		slog.Error("cold start failed", "error", err)
+		os.Exit(1)
+	}
+	return a
+}
+
+// NewLogger is slog JSON: Lambda's logger (request id, AWS_LAMBDA_LOG_LEVEL)
+// inside Lambda or the runtime emulator, stdout otherwise.
+func NewLogger(getenv func(string) string) *slog.Logger {
+	if getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
+		return lambdacontext.NewLogger()
+	}
+	return slog.New(slog.NewJSONHandler(os.Stdout, nil))
+}
+
+// Handler is the API handler of a function ("" for every route).
+func (a *App) Handler(function string) *api.Handler {
+	return api.New(function, api.Deps{Service: a.Service, Keys: a.Keys, Logger: a.Logger})
+}
+
+// Authorizer is the Lambda authorizer for an admin key.
+func (a *App) Authorizer(adminKey string) *api.AuthorizerHandler {
+	return &api.AuthorizerHandler{Auth: auth.NewAuthorizer(adminKey, a.Store), Logger: a.Logger}
+}
+
+// AdminKey reads the admin key: TENANCY_ADMIN_KEY itself, or the Secrets
+// Manager secret named by TENANCY_ADMIN_KEY_SECRET (read once, at cold start).
+func (a *App) AdminKey(ctx context.Context) (string, error) {
+	if k := a.Getenv(schema.EnvAdminKey); k != "" {
+		return k, nil
+	}
+	name := a.Getenv(schema.EnvAdminKeySecret)
+	if name == "" {
+		return "", fmt.Errorf("no admin key: set %s or %s", schema.EnvAdminKey, schema.EnvAdminKeySecret)
+	}
+	return readSecret(ctx, name)
+}
+
+// Reset is the handler of the scheduled daily reset. A tenant that failed
+// makes the invocation fail, so EventBridge retries (the reset is idempotent)
+// and finally sends the event to the dead-letter queue.
+func (a *App) Reset(ctx context.Context, ev events.CloudWatchEvent) (tenancy.ResetSummary, error) {
+	sum, err := a.Service.DailyReset(ctx)
+	a.Logger.InfoContext(ctx, "daily reset", "event_id", ev.ID, "tenants", sum.Tenants, "archived", sum.Archived,
+		"applied", sum.Applied, "released", sum.Released, "open", sum.Open, "failed", len(sum.Failed))
+	if err != nil {
+		return sum, err
+	}
+	if len(sum.Failed) > 0 {
+		return sum, fmt.Errorf("daily reset failed for %d tenants: %v", len(sum.Failed), sum.Failed)
+	}
+	return sum, nil
+}

@@ -1,0 +1,193 @@
+// Package localapi serves the API over plain HTTP the way `sam local
+// start-api` would: each request becomes an API Gateway HTTP API (payload
+// 2.0) event, the Lambda authorizer runs on its Authorization header, and the
+// route's function handler answers. The handlers are the Lambda functions'
+// own code.
+package localapi
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/openclaw/tenancy/internal/api"
+)
+
+// Server is the local API gateway.
+type Server struct {
+	functions  map[string]*api.Handler
+	authorizer *api.AuthorizerHandler
+	log        *slog.Logger
+	seq        atomic.Int64
+}
+
+// New builds a server from one handler per function and the authorizer.
+func New(functions map[string]*api.Handler, authorizer *api.AuthorizerHandler, log *slog.Logger) *Server {
+	return &Server{functions: functions, authorizer: authorizer, log: log}
+}
+
+// Match finds the route of a method and path, with its path parameters.
+func Match(method, path string) (api.Route, map[string]string, bool) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	for _, rt := range api.Routes {
+		if rt.Method != method {
+			continue
+		}
+		pat := strings.Split(strings.Trim(rt.Path, "/"), "/")
+		if len(pat) != len(segs) {
+			continue
+		}
+		params, ok := map[string]string{}, true
+		for i, p := range pat {
+			if strings.HasPrefix(p, "{") {
+				v, err := url.PathUnescape(segs[i])
+				if err != nil || v == "" {
+					ok = false
+					break
+				}
+				params[strings.Trim(p, "{}")] = v
+			} else if p != segs[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return rt, params, true
+		}
+	}
+	return api.Route{}, nil, false
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ev := s.event(r)
+	rt, params, ok := Match(r.Method, r.URL.EscapedPath())
+	if !ok {
+		s.reply(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNotFound,
+			Headers: map[string]string{"Content-Type": "application/json"},
+			Body:    `{"error":{"code":"not_found","message":"No such route"}}`})
+		s.log.Info("request", "request_id", ev.RequestContext.RequestID, "route", r.Method+" "+r.URL.Path, "status", 404,
+			"latency_ms", ms(start))
+		return
+	}
+	ev.RouteKey, ev.PathParameters = rt.RouteKey(), params
+	ev.RequestContext.RouteKey = ev.RouteKey
+	if rt.Access != api.Public && ev.Headers["authorization"] != "" {
+		resp, err := s.authorizer.Handle(r.Context(), s.authorizerRequest(&ev))
+		if err != nil {
+			// API Gateway answers a failing authorizer with 500; locally the
+			// store being down is reported as what it is.
+			s.reply(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusServiceUnavailable,
+				Headers: map[string]string{"Content-Type": "application/json"},
+				Body:    `{"error":{"code":"store_unavailable","message":"The tenancy store is temporarily unavailable; retry later"}}`})
+			s.log.Error("request", "request_id", ev.RequestContext.RequestID, "route", ev.RouteKey, "status", 503,
+				"latency_ms", ms(start), "error", err.Error())
+			return
+		}
+		if !resp.IsAuthorized {
+			s.reply(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusForbidden,
+				Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"message":"Forbidden"}`})
+			return
+		}
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: resp.Context}
+	}
+	resp, _ := s.functions[rt.Function].Handle(r.Context(), ev)
+	s.reply(w, resp)
+}
+
+func ms(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
+
+// event converts an HTTP request into an API Gateway HTTP API event. The
+// body is read up to one byte over the API's limit, so the handler can
+// refuse it with 413 without this server reading more.
+func (s *Server) event(r *http.Request) events.APIGatewayV2HTTPRequest {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
+	headers := map[string]string{}
+	for k, v := range r.Header {
+		if strings.EqualFold(k, "Cookie") {
+			continue
+		}
+		headers[strings.ToLower(k)] = strings.Join(v, ",")
+	}
+	var query map[string]string
+	if vals := r.URL.Query(); len(vals) > 0 {
+		query = map[string]string{}
+		for k, v := range vals {
+			query[k] = strings.Join(v, ",")
+		}
+	}
+	var cookies []string
+	for _, c := range r.Cookies() {
+		cookies = append(cookies, c.String())
+	}
+	now := time.Now().UTC()
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RawPath: r.URL.EscapedPath(), RawQueryString: r.URL.RawQuery,
+		Headers: headers, QueryStringParameters: query, Cookies: cookies,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			AccountID: "local", APIID: "local", Stage: "$default", DomainName: r.Host,
+			RequestID: "local-" + strconv.FormatInt(now.UnixNano(), 36) + "-" + strconv.FormatInt(s.seq.Add(1), 10),
+			Time:      now.Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.Method, Path: r.URL.Path,
+				Protocol: r.Proto, SourceIP: ip, UserAgent: r.UserAgent()},
+		},
+	}
+	if utf8.Valid(body) {
+		ev.Body = string(body)
+	} else {
+		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	return ev
+}
+
+func (s *Server) authorizerRequest(ev *events.APIGatewayV2HTTPRequest) events.APIGatewayV2CustomAuthorizerV2Request {
+	return events.APIGatewayV2CustomAuthorizerV2Request{
+		Version: "2.0", Type: "REQUEST", RouteArn: "arn:aws:execute-api:local:local:local/$default/" + strings.Replace(ev.RouteKey, " ", "", 1),
+		IdentitySource: []string{ev.Headers["authorization"]}, RouteKey: ev.RouteKey, RawPath: ev.RawPath,
+		RawQueryString: ev.RawQueryString, Headers: ev.Headers, QueryStringParameters: ev.QueryStringParameters,
+		RequestContext: ev.RequestContext, PathParameters: ev.PathParameters,
+	}
+}
+
+func (s *Server) reply(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) {
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		if b, err := base64.StdEncoding.DecodeString(resp.Body); err == nil {
+			body = b
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body)
+}
+
+// Shutdown-friendly serving.
+
+// Serve runs srv on l until ctx is done, then shuts down gracefully.
+func Serve(ctx context.Context, srv *http.Server, l net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
