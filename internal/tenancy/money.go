@@ -67,7 +67,7 @@ func (m Money) MarshalJSON() ([]byte, error) { return []byte(m.Decimal()), nil }
 func (m *Money) UnmarshalJSON(b []byte) error {
 	v, err := ParseUSD(string(b))
 	if err != nil {
-		return err
+		return Validationf("Invalid USD amount: %v", err)
 	}
 	*m = v
 	return nil
@@ -88,7 +88,7 @@ func ParseUSD(s string) (Money, error) {
 	}
 	n := r.Num()
 	if n.CmpAbs(big.NewInt(int64(MaxMoney))) > 0 {
-		return 0, fmt.Errorf("must be at most %s USD in magnitude", MaxMoney.Decimal())
+		return 0, fmt.Errorf("must be between -%s and %s", MaxMoney.Decimal(), MaxMoney.Decimal())
 	}
 	return Money(n.Int64()), nil
 }

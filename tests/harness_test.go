@@ -1,0 +1,242 @@
+// Package tests holds the end-to-end tests: the API over HTTP against the
+// local server (the Lambda functions' own handlers on the embedded
+// DynamoDB), and the built Lambda binaries under the runtime emulator.
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openclaw/tenancy/internal/api"
+	"github.com/openclaw/tenancy/internal/app"
+	"github.com/openclaw/tenancy/internal/clock"
+	"github.com/openclaw/tenancy/internal/localapi"
+	"github.com/openclaw/tenancy/internal/provider"
+)
+
+const adminKey = "test-admin-key"
+
+// seen records every (route, status) the tests observed, to check the
+// OpenAPI document against them.
+var seen = struct {
+	sync.Mutex
+	m map[string]map[int]bool
+}{m: map[string]map[int]bool{}}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 {
+		if err := checkStatusesDocumented(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func checkStatusesDocumented() error {
+	doc := api.OpenAPI()
+	paths := doc["paths"].(map[string]any)
+	var missing []string
+	seen.Lock()
+	defer seen.Unlock()
+	for key, statuses := range seen.m {
+		method, path, _ := strings.Cut(key, " ")
+		op := paths[path].(map[string]any)[strings.ToLower(method)].(map[string]any)
+		for st := range statuses {
+			if _, ok := op["responses"].(map[string]any)[strconv.Itoa(st)]; !ok {
+				missing = append(missing, fmt.Sprintf("%s -> %d", key, st))
+			}
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		return fmt.Errorf("statuses returned but not in the OpenAPI document: %v", missing)
+	}
+	return nil
+}
+
+// fixedModel answers every call with the same usage: 1000 input and 500
+// output tokens (claude-sonnet-4: 10,500,000 nano-USD = $0.0105).
+type fixedModel struct {
+	mu    sync.Mutex
+	usage provider.Usage
+	err   error
+}
+
+func (f *fixedModel) Name() string { return "fixed" }
+
+func (f *fixedModel) Complete(_ context.Context, r provider.Request) (provider.Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return provider.Response{}, f.err
+	}
+	return provider.Response{Content: "Answer to: " + r.Query, Provider: "fixed", Usage: f.usage}, nil
+}
+
+func (f *fixedModel) Route(string) (provider.Provider, string, error) { return f, "", nil }
+
+func (f *fixedModel) set(u provider.Usage, err error) {
+	f.mu.Lock()
+	f.usage, f.err = u, err
+	f.mu.Unlock()
+}
+
+// server is a local API for one test.
+type server struct {
+	t     *testing.T
+	url   string
+	clock *clock.Manual
+	model *fixedModel
+	loc   *localapi.Local
+	logs  *logBuffer
+}
+
+var t0 = time.Date(2026, 11, 28, 14, 30, 0, 0, time.UTC)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// newServer starts the local API on a free port with a manual clock and a
+// fixed-usage model (models nil), or the environment's models.
+func newServer(t *testing.T, withFixedModel bool) *server {
+	t.Helper()
+	s := &server{t: t, clock: clock.NewManual(t0), logs: &logBuffer{}}
+	opts := app.Options{Getenv: env(map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0"}),
+		Clock: s.clock, Logger: newTestLogger(s.logs)}
+	if withFixedModel {
+		s.model = &fixedModel{usage: provider.Usage{InputTokens: 1000, OutputTokens: 500}}
+		opts.Models = s.model
+	}
+	loc, err := localapi.Start(context.Background(), localapi.Options{App: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- loc.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		loc.Close()
+	})
+	s.url, s.loc = loc.URL, loc
+	return s
+}
+
+// resp is a decoded response.
+type resp struct {
+	status int
+	header http.Header
+	raw    string
+	body   map[string]any
+}
+
+// num returns a JSON number field as its exact text.
+func (r resp) num(path ...string) string {
+	v := r.get(path...)
+	n, ok := v.(json.Number)
+	if !ok {
+		return fmt.Sprintf("<%T %v>", v, v)
+	}
+	return n.String()
+}
+
+func (r resp) str(path ...string) string {
+	s, _ := r.get(path...).(string)
+	return s
+}
+
+func (r resp) get(path ...string) any {
+	var v any = r.body
+	for _, p := range path {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+func (r resp) errMsg() string { return r.str("error", "message") }
+
+func (s *server) do(method, path, key string, body any) resp {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.url+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	hr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer hr.Body.Close()
+	raw, _ := io.ReadAll(hr.Body)
+	r := resp{status: hr.StatusCode, header: hr.Header, raw: string(raw)}
+	if strings.HasPrefix(hr.Header.Get("Content-Type"), "application/json") && len(raw) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&r.body); err != nil {
+			s.t.Fatalf("%s %s: bad JSON %q: %v", method, path, raw, err)
+		}
+	}
+	if rt, _, ok := localapi.Match(method, strings.SplitN(path, "?", 2)[0]); ok {
+		seen.Lock()
+		if seen.m[rt.RouteKey()] == nil {
+			seen.m[rt.RouteKey()] = map[int]bool{}
+		}
+		seen.m[rt.RouteKey()][r.status] = true
+		seen.Unlock()
+	}
+	return r
+}
+
+// must checks a response's status (and, for errors, the message).
+func (s *server) must(r resp, status int, msg ...string) resp {
+	s.t.Helper()
+	if r.status != status {
+		s.t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	if len(msg) > 0 && r.errMsg() != msg[0] {
+		s.t.Fatalf("message %q, want %q", r.errMsg(), msg[0])
+	}
+	if r.status >= 400 && r.str("error", "code") == "" {
+		s.t.Fatalf("error without code: %s", r.raw)
+	}
+	return r
+}
+
+func eq(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
+}
