@@ -75,7 +75,7 @@ func (m *Money) UnmarshalJSON(b []byte) error {
 
 // ParseUSD parses a decimal USD amount ("10", "10.5", "1e-3") into Money.
 func ParseUSD(s string) (Money, error) {
-	if s == "" || s == "null" || s[0] == '"' {
+	if s == "" || s == "null" || s[0] == '"' || len(s) > 64 {
 		return 0, fmt.Errorf("must be a number of USD")
 	}
 	r, ok := new(big.Rat).SetString(s)
