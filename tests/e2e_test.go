@@ -1,9 +1,12 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,4 +361,73 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if http.StatusText(r.status) == "" {
 		t.Fatal("status")
 	}
+}
+
+// A retried execute with the same Idempotency-Key returns the first
+// response, without a second model call or charge.
+func TestIdempotentExecute(t *testing.T) {
+	s := newServer(t, true)
+	s.must(s.do("POST", "/tenants", adminKey, acme), 201)
+	s.must(s.do("POST", "/tenants/acme/agents", adminKey, support), 201)
+	call := func(key, query string) resp {
+		req, _ := http.NewRequest("POST", s.url+"/tenants/acme/agents/support/execute", strings.NewReader(`{"query":"`+query+`"}`))
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+		req.Header.Set("Idempotency-Key", key)
+		hr, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hr.Body.Close()
+		b := new(strings.Builder)
+		_, _ = io.Copy(b, hr.Body)
+		var body map[string]any
+		_ = json.Unmarshal([]byte(b.String()), &body)
+		return resp{status: hr.StatusCode, header: hr.Header, raw: b.String(), body: body}
+	}
+	first := call("order-42", "hello")
+	eq(t, "first status", first.status, 200)
+	second := call("order-42", "hello")
+	eq(t, "replay status", second.status, 200)
+	eq(t, "replayed body", second.raw, first.raw)
+	eq(t, "replay header", second.header.Get("Idempotent-Replayed"), "true")
+	r := s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
+	eq(t, "charged once", r.num("total_queries"), "1")
+	eq(t, "cost once", r.num("total_cost_usd"), "0.0105")
+
+	other := call("order-42", "something else")
+	eq(t, "same key, other request", other.status, 422)
+	eq(t, "code", other.body["error"].(map[string]any)["code"], "idempotency_key_reused")
+
+	// A failed execute frees its key: the retry runs.
+	s.model.set(provider.Usage{}, fmt.Errorf("%w: 503 from upstream", provider.ErrUpstream))
+	eq(t, "failing call", call("order-43", "hi").status, 502)
+	s.model.set(provider.Usage{InputTokens: 1000, OutputTokens: 500}, nil)
+	eq(t, "retry after failure", call("order-43", "hi").status, 200)
+	r = s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
+	eq(t, "charged twice in all", r.num("total_queries"), "2")
+
+	// Concurrent duplicates: exactly one model call and one charge.
+	const n = 20
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); statuses <- call("order-44", "same").status }()
+	}
+	wg.Wait()
+	close(statuses)
+	ok, inProgress := 0, 0
+	for st := range statuses {
+		switch st {
+		case 200:
+			ok++
+		case 409:
+			inProgress++
+		default:
+			t.Fatalf("status %d", st)
+		}
+	}
+	eq(t, "answered + told to retry", ok+inProgress, n)
+	r = s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
+	eq(t, "one charge for the duplicates", r.num("total_queries"), "3")
 }

@@ -21,6 +21,7 @@ type Deps struct {
 	Service *tenancy.Service
 	Keys    *auth.Keys
 	Logger  *slog.Logger
+	Idem    *Idempotency // nil: Idempotency-Key is ignored
 }
 
 type handlerFunc func(ctx context.Context, r *request) (int, any, error)
@@ -114,7 +115,11 @@ func (h *Handler) serve(ctx context.Context, r *request) (resp events.APIGateway
 		return errorResponse(p), &loggedProblem{problem: p, cause: err.Error() + causeOf(err)}
 	}
 	if raw, ok := body.(rawBody); ok {
-		return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": raw.contentType}, Body: raw.body}, nil
+		h := map[string]string{"Content-Type": raw.contentType}
+		if raw.replayed {
+			h["Idempotent-Replayed"] = "true"
+		}
+		return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: h, Body: raw.body}, nil
 	}
 	return jsonResponse(status, body, nil), nil
 }
@@ -136,8 +141,11 @@ func unwrapAll(err error) error {
 	}
 }
 
-// rawBody is a non-JSON response body (CSV).
-type rawBody struct{ contentType, body string }
+// rawBody is a pre-rendered response body (CSV, a replayed response).
+type rawBody struct {
+	contentType, body string
+	replayed          bool
+}
 
 // authorize enforces the route's access rule on the principal the
 // authorizer resolved.

@@ -30,6 +30,7 @@ type App struct {
 	Catalog *catalog.Catalog
 	Models  tenancy.ModelRouter
 	Logger  *slog.Logger
+	Clock   clock.Clock
 	Table   string
 	Getenv  func(string) string
 }
@@ -76,7 +77,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	store := dynamostore.New(db, table)
 	a := &App{
-		Store: store, Catalog: cat, Models: models, Logger: o.Logger, Table: table, Getenv: o.Getenv,
+		Store: store, Catalog: cat, Models: models, Logger: o.Logger, Clock: o.Clock, Table: table, Getenv: o.Getenv,
 		Service: tenancy.New(tenancy.Options{Store: store, Clock: o.Clock, Catalog: cat, Models: models, Logger: o.Logger}),
 		Keys:    &auth.Keys{Store: store, Clock: o.Clock},
 	}
@@ -104,7 +105,8 @@ func NewLogger(getenv func(string) string) *slog.Logger {
 
 // Handler is the API handler of a function ("" for every route).
 func (a *App) Handler(function string) *api.Handler {
-	return api.New(function, api.Deps{Service: a.Service, Keys: a.Keys, Logger: a.Logger})
+	return api.New(function, api.Deps{Service: a.Service, Keys: a.Keys, Logger: a.Logger,
+		Idem: &api.Idempotency{Store: a.Store, Clock: a.Clock}})
 }
 
 // Authorizer is the Lambda authorizer for an admin key.

@@ -54,8 +54,27 @@ type Moto struct {
 // ErrMotoMissing says moto is not installed (python3 -m moto.server).
 var ErrMotoMissing = errors.New("moto is not installed: python3 -c 'import moto.server' failed (pip install 'moto[server]')")
 
-// StartMoto starts `python3 -m moto.server` on a free loopback port and waits
-// until it answers.
+// motoServer is moto's own server (`python3 -m moto.server`) with one
+// change: a global lock around each request. moto serves requests on
+// threads, and its TransactWriteItems rolls back by restoring a deep copy of
+// the whole table taken when the transaction began, which erases writes that
+// other threads made meanwhile (measured: 6 of 53 concurrent settles lost).
+// Serialising requests makes each one atomic, which real DynamoDB
+// guarantees; the races between our callers remain, at request granularity.
+const motoServer = `
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+def serialised(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+run_simple(sys.argv[1], int(sys.argv[2]), serialised, threaded=True)
+`
+
+// StartMoto starts moto's DynamoDB server (see motoServer) on a free
+// loopback port and waits until it answers.
 func StartMoto(ctx context.Context) (*Moto, error) {
 	if err := exec.CommandContext(ctx, "python3", "-c", "import moto.server, flask").Run(); err != nil {
 		return nil, ErrMotoMissing
@@ -64,7 +83,7 @@ func StartMoto(ctx context.Context) (*Moto, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command("python3", "-c", motoServer, "127.0.0.1", strconv.Itoa(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if os.Getenv("MOTO_LOG") != "" {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

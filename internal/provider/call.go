@@ -1,0 +1,307 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultTimeout bounds one Complete call, retries included. The execute
+// Lambda has 30s; 25s leaves time to settle the call and answer.
+const DefaultTimeout = 25 * time.Second
+
+// Options tune the reliability of a real provider client. Zero values take
+// the defaults.
+type Options struct {
+	// Timeout bounds one Complete call, all attempts and waits included. A
+	// caller's earlier deadline (the Lambda's) still wins. Default
+	// DefaultTimeout.
+	Timeout time.Duration
+	// Retry is the retry policy for throttling, 5xx and network errors.
+	Retry RetryPolicy
+	// HTTPClient is used by the HTTP providers (OpenAI-compatible,
+	// Anthropic). Default: a client on http.DefaultTransport without its
+	// own timeout (the context carries it).
+	HTTPClient *http.Client
+}
+
+// RetryPolicy is exponential backoff with jitter. A failed attempt is retried
+// when it is retryable (HTTP 429, 5xx or a network error), attempts remain,
+// and the context's deadline leaves the wait plus MinAttemptTime. A
+// Retry-After (or retry-after-ms) header from the provider replaces the
+// computed backoff.
+type RetryPolicy struct {
+	MaxAttempts    int           // attempts in all, the first included; default 4
+	BaseDelay      time.Duration // first backoff; default 250ms; doubles per retry
+	MaxDelay       time.Duration // cap on the computed backoff; default 4s
+	MinAttemptTime time.Duration // time an attempt needs to be worth starting; default 1s
+}
+
+func (o Options) timeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DefaultTimeout
+}
+
+func (o Options) httpClient() *http.Client {
+	if o.HTTPClient != nil {
+		return o.HTTPClient
+	}
+	return defaultHTTPClient
+}
+
+var defaultHTTPClient = &http.Client{Transport: http.DefaultTransport}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 4
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = 250 * time.Millisecond
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 4 * time.Second
+	}
+	if p.MinAttemptTime <= 0 {
+		p.MinAttemptTime = time.Second
+	}
+	return p
+}
+
+// backoff is the wait before retry number n (1-based): "equal jitter", half
+// of the exponential delay plus a random part of the other half, so retries
+// from many Lambdas spread out but never come back immediately.
+func (p RetryPolicy) backoff(n int) time.Duration {
+	d := p.BaseDelay << min(n-1, 30)
+	if d <= 0 || d > p.MaxDelay {
+		d = p.MaxDelay
+	}
+	half := d / 2
+	return half + time.Duration(rand.Int64N(int64(half)+1))
+}
+
+// attemptError is one failed attempt of a provider call.
+type attemptError struct {
+	class      error // ErrUpstream or ErrTimeout
+	msg        string
+	retryable  bool
+	retryAfter time.Duration // the provider's requested wait, 0 if none
+}
+
+func (e *attemptError) Error() string { return e.msg + ": " + e.class.Error() }
+func (e *attemptError) Unwrap() error { return e.class }
+
+func upstreamf(retryable bool, format string, args ...any) *attemptError {
+	return &attemptError{class: ErrUpstream, msg: fmt.Sprintf(format, args...), retryable: retryable}
+}
+
+// call runs attempt under the call timeout and retries it by the policy. The
+// returned error wraps ErrUpstream or ErrTimeout and names the provider.
+func (o Options) call(ctx context.Context, name string, attempt func(ctx context.Context) error) error {
+	timeout := o.timeout()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	pol := o.Retry.withDefaults()
+	for n := 1; ; n++ {
+		err := attempt(ctx)
+		if err == nil {
+			return nil
+		}
+		if cerr := ctx.Err(); cerr != nil {
+			return contextError(name, timeout, cerr)
+		}
+		var ae *attemptError
+		if !errors.As(err, &ae) {
+			return fmt.Errorf("%s: %v: %w", name, err, ErrUpstream)
+		}
+		if !ae.retryable {
+			return fmt.Errorf("%s: %w", name, ae)
+		}
+		if n >= pol.MaxAttempts {
+			return fmt.Errorf("%s: %w (gave up after %d attempts)", name, ae, n)
+		}
+		wait := pol.backoff(n)
+		if ae.retryAfter > 0 {
+			wait = ae.retryAfter
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+pol.MinAttemptTime {
+			return fmt.Errorf("%s: %w (not retried: the deadline leaves no time for a wait of %s and another attempt)",
+				name, ae, wait.Round(time.Millisecond))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return contextError(name, timeout, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func contextError(name string, timeout time.Duration, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: call canceled: %w", name, ErrTimeout)
+	}
+	return fmt.Errorf("%s: no answer before the deadline (call timeout %s): %w", name, timeout, ErrTimeout)
+}
+
+// retryAfter reads the wait a provider asks for: retry-after-ms (OpenAI,
+// Anthropic), then Retry-After as seconds or an HTTP date.
+func retryAfter(h http.Header) time.Duration {
+	if v := h.Get("retry-after-ms"); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s > 0 {
+			return time.Duration(s * float64(time.Second))
+		}
+		return 0
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+// retryableStatus: throttling and server errors are retried; any other 4xx
+// is the request's fault and is not.
+func retryableStatus(code int) bool { return code == http.StatusTooManyRequests || code >= 500 }
+
+// redact removes secrets from a text that came from a provider (an error
+// message may echo a key back).
+func redact(s string, secrets ...string) string {
+	for _, k := range secrets {
+		if len(k) >= 4 {
+			s = strings.ReplaceAll(s, k, "[redacted]")
+		}
+	}
+	return keyLike.ReplaceAllString(s, "[redacted]")
+}
+
+// keyLike matches anything that looks like a (possibly masked) vendor key,
+// such as OpenAI's "Incorrect API key provided: sk-proj-****abcd".
+var keyLike = regexp.MustCompile(`\bsk-[A-Za-z0-9_\-*.]{4,}`)
+
+// clip shortens a provider message for an error text.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}
+
+func checkRequest(name string, req Request) error {
+	if req.MaxTokens <= 0 {
+		return fmt.Errorf("%s: max_tokens must be positive (got %d): %w", name, req.MaxTokens, ErrUpstream)
+	}
+	return nil
+}
+
+func modelID(req Request) string {
+	if req.ProviderModelID != "" {
+		return req.ProviderModelID
+	}
+	return req.Model
+}
+
+// maxResponseBytes bounds what a provider answer may occupy in memory.
+const maxResponseBytes = 8 << 20
+
+// postJSON is one attempt of an HTTP provider call: POST body as JSON and
+// decode a 2xx answer into out. Failures are *attemptError values:
+// network errors, 429 and 5xx are retryable, other statuses and bodies that
+// do not decode are not. secrets are scrubbed from any echoed message.
+func postJSON(ctx context.Context, client *http.Client, url string, header http.Header, body, out any, secrets ...string) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return upstreamf(false, "encoding the request: %v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+	if err != nil {
+		return upstreamf(false, "building the request: %v", err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return upstreamf(true, "request failed: %s", redact(err.Error(), secrets...))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return upstreamf(true, "reading the response (HTTP %d): %s", resp.StatusCode, redact(err.Error(), secrets...))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := upstreamf(retryableStatus(resp.StatusCode), "HTTP %d%s", resp.StatusCode, errorDetail(data, secrets))
+		e.retryAfter = retryAfter(resp.Header)
+		return e
+	}
+	if len(data) > maxResponseBytes {
+		return upstreamf(false, "response larger than %d bytes", maxResponseBytes)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return upstreamf(false, "malformed response body: %v", err)
+	}
+	return nil
+}
+
+// errorDetail pulls the provider's own words out of an error body. OpenAI
+// and Anthropic both answer {"error": {"type", "message"[, "code"]}}; vLLM
+// and others put "message" (or a string "error") at the top level.
+func errorDetail(data []byte, secrets []string) string {
+	var body struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+		Type    string          `json:"type"`
+	}
+	var inner struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+		Code    any    `json:"code"`
+	}
+	var kind, msg string
+	if json.Unmarshal(data, &body) == nil {
+		var s string
+		switch {
+		case len(body.Error) > 0 && json.Unmarshal(body.Error, &inner) == nil:
+			kind, msg = inner.Type, inner.Message
+			if c, ok := inner.Code.(string); ok && c != "" && kind == "" {
+				kind = c
+			}
+		case len(body.Error) > 0 && json.Unmarshal(body.Error, &s) == nil:
+			msg = s
+		default:
+			kind, msg = body.Type, body.Message
+		}
+		if kind == "error" {
+			kind = ""
+		}
+	} else {
+		msg = string(data)
+	}
+	detail := strings.TrimSpace(strings.Join([]string{kind, clip(msg, 300)}, " "))
+	if detail == "" {
+		return ""
+	}
+	return " " + redact(detail, secrets...)
+}
