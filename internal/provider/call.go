@@ -98,7 +98,7 @@ type attemptError struct {
 	retryAfter time.Duration // the provider's requested wait, 0 if none
 }
 
-func (e *attemptError) Error() string { return e.msg + ": " + e.class.Error() }
+func (e *attemptError) Error() string { return e.msg }
 func (e *attemptError) Unwrap() error { return e.class }
 
 func upstreamf(retryable bool, format string, args ...any) *attemptError {
@@ -125,18 +125,18 @@ func (o Options) call(ctx context.Context, name string, attempt func(ctx context
 			return fmt.Errorf("%s: %v: %w", name, err, ErrUpstream)
 		}
 		if !ae.retryable {
-			return fmt.Errorf("%s: %w", name, ae)
+			return fmt.Errorf("%s: %s: %w", name, ae.msg, ae.class)
 		}
 		if n >= pol.MaxAttempts {
-			return fmt.Errorf("%s: %w (gave up after %d attempts)", name, ae, n)
+			return fmt.Errorf("%s: %s (gave up after %d attempts): %w", name, ae.msg, n, ae.class)
 		}
 		wait := pol.backoff(n)
 		if ae.retryAfter > 0 {
 			wait = ae.retryAfter
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+pol.MinAttemptTime {
-			return fmt.Errorf("%s: %w (not retried: the deadline leaves no time for a wait of %s and another attempt)",
-				name, ae, wait.Round(time.Millisecond))
+			return fmt.Errorf("%s: %s (not retried: the deadline leaves no time for a wait of %s and another attempt): %w",
+				name, ae.msg, wait.Round(time.Millisecond), ae.class)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -299,9 +299,12 @@ func errorDetail(data []byte, secrets []string) string {
 	} else {
 		msg = string(data)
 	}
-	detail := strings.TrimSpace(strings.Join([]string{kind, clip(msg, 300)}, " "))
-	if detail == "" {
-		return ""
+	detail := ""
+	if kind != "" {
+		detail += " (" + kind + ")"
 	}
-	return " " + redact(detail, secrets...)
+	if msg = clip(msg, 300); msg != "" {
+		detail += ": " + msg
+	}
+	return redact(detail, secrets...)
 }

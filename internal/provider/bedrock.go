@@ -1,0 +1,152 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go"
+)
+
+// ConverseAPI is the part of the Bedrock Runtime client this provider uses;
+// *bedrockruntime.Client implements it.
+type ConverseAPI interface {
+	Converse(ctx context.Context, in *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error)
+}
+
+// Bedrock calls models on Amazon Bedrock through the Converse API, with the
+// function's IAM credentials. Request.ProviderModelID is the Bedrock model or
+// inference profile id (e.g. "us.anthropic.claude-sonnet-4-20250514-v1:0").
+type Bedrock struct {
+	client ConverseAPI
+	opts   Options
+}
+
+// NewBedrock builds the Bedrock provider on a Bedrock Runtime client.
+//
+// Retries: the SDK's own retryer is switched off for these calls
+// (aws.NopRetryer) and the provider's RetryPolicy retries instead, so there
+// is one retry loop, the same for every provider, that honours the call
+// deadline. The SDK's error classification still decides which network
+// errors are transient.
+func NewBedrock(client ConverseAPI, opts Options) *Bedrock {
+	return &Bedrock{client: client, opts: opts}
+}
+
+// Name implements Provider.
+func (*Bedrock) Name() string { return "bedrock" }
+
+func noSDKRetries(o *bedrockruntime.Options) { o.Retryer = aws.NopRetryer{} }
+
+// Complete implements Provider.
+func (b *Bedrock) Complete(ctx context.Context, req Request) (Response, error) {
+	if err := checkRequest("bedrock", req); err != nil {
+		return Response{}, err
+	}
+	if req.MaxTokens > math.MaxInt32 {
+		return Response{}, fmt.Errorf("bedrock: max_tokens %d is out of range: %w", req.MaxTokens, ErrUpstream)
+	}
+	in := &bedrockruntime.ConverseInput{
+		ModelId: aws.String(modelID(req)),
+		Messages: []types.Message{{
+			Role:    types.ConversationRoleUser,
+			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: req.Query}},
+		}},
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(req.MaxTokens))},
+	}
+	if req.SystemPrompt != "" {
+		in.System = []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: req.SystemPrompt}}
+	}
+	var out Response
+	err := b.opts.call(ctx, "bedrock", func(ctx context.Context) error {
+		co, err := b.client.Converse(ctx, in, noSDKRetries)
+		if err != nil {
+			return bedrockError(err)
+		}
+		r, err := parseConverse(co)
+		out = r
+		return err
+	})
+	return out, err
+}
+
+var sdkRetryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+
+// bedrockError classifies an SDK error like the HTTP providers: 429 and 5xx
+// are retried, other statuses are not, a 2xx that did not deserialize is a
+// malformed body, and errors without a response are retried when the SDK
+// considers them transient (connection resets, DNS...).
+func bedrockError(err error) error {
+	var code, msg string
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		code, msg = apiErr.ErrorCode(), apiErr.ErrorMessage()
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil && re.Response.Response != nil && re.HTTPStatusCode() > 0 {
+		status := re.HTTPStatusCode()
+		if status >= 200 && status <= 299 {
+			return upstreamf(false, "malformed response body: %s", clip(innermost(err).Error(), 300))
+		}
+		detail := ""
+		if code != "" {
+			detail += " (" + code + ")"
+		}
+		if msg = clip(msg, 300); msg != "" {
+			detail += ": " + msg
+		}
+		e := upstreamf(retryableStatus(status), "HTTP %d%s", status, detail)
+		e.retryAfter = retryAfter(re.Response.Header)
+		return e
+	}
+	if code != "" {
+		return upstreamf(false, "%s: %s", code, clip(msg, 300))
+	}
+	return upstreamf(sdkRetryables.IsErrorRetryable(err) == aws.TrueTernary, "request failed: %s", clip(err.Error(), 300))
+}
+
+// innermost unwraps an error chain to its root cause, for a short message.
+func innermost(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+func parseConverse(co *bedrockruntime.ConverseOutput) (Response, error) {
+	if co == nil {
+		return Response{}, upstreamf(false, "malformed response body: empty")
+	}
+	msg, ok := co.Output.(*types.ConverseOutputMemberMessage)
+	if !ok {
+		return Response{}, upstreamf(false, "malformed response body: no output message")
+	}
+	u := co.Usage
+	if u == nil || u.InputTokens == nil || u.OutputTokens == nil {
+		return Response{}, upstreamf(false, "malformed response body: no usage (inputTokens, outputTokens); the call cannot be priced")
+	}
+	var b strings.Builder
+	for _, blk := range msg.Value.Content {
+		if t, ok := blk.(*types.ContentBlockMemberText); ok {
+			b.WriteString(t.Value)
+		}
+	}
+	// Converse reports inputTokens without the cache reads and writes, which
+	// come separately: the counts are already disjoint.
+	usage := Usage{InputTokens: int64(*u.InputTokens), OutputTokens: int64(*u.OutputTokens),
+		CacheReadTokens: int64(aws.ToInt32(u.CacheReadInputTokens)), CacheWriteTokens: int64(aws.ToInt32(u.CacheWriteInputTokens))}
+	if usage.InputTokens < 0 || usage.OutputTokens < 0 || usage.CacheReadTokens < 0 || usage.CacheWriteTokens < 0 {
+		return Response{}, upstreamf(false, "malformed usage: negative token count")
+	}
+	return Response{Content: b.String(), Provider: "bedrock", Usage: usage}, nil
+}
