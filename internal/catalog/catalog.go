@@ -42,6 +42,13 @@ type Model struct {
 	Family    string `json:"family"`               // anthropic | openai
 	BedrockID string `json:"bedrock_id,omitempty"` // Bedrock inference profile, if served there
 	Price     Price  `json:"price"`
+	// Route forces the provider that serves the model (see the Route*
+	// constants); empty routes by family. Set by an override file.
+	Route string `json:"route,omitempty"`
+	// ProviderModelID is the model's id on its (non-Bedrock) provider when
+	// it differs from Name, e.g. a vLLM or Ollama model name. Bedrock always
+	// uses BedrockID.
+	ProviderModelID string `json:"provider_model_id,omitempty"`
 }
 
 // Catalog is an immutable set of models with the version that names it.
