@@ -73,11 +73,18 @@ type fixedModel struct {
 	mu    sync.Mutex
 	usage provider.Usage
 	err   error
+	hook  func() // runs during each call (fault injection mid-flight)
 }
 
 func (f *fixedModel) Name() string { return "fixed" }
 
 func (f *fixedModel) Complete(_ context.Context, r provider.Request) (provider.Response, error) {
+	f.mu.Lock()
+	hook := f.hook
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
@@ -87,6 +94,12 @@ func (f *fixedModel) Complete(_ context.Context, r provider.Request) (provider.R
 }
 
 func (f *fixedModel) Route(string) (provider.Provider, string, error) { return f, "", nil }
+
+func (f *fixedModel) onCall(hook func()) {
+	f.mu.Lock()
+	f.hook = hook
+	f.mu.Unlock()
+}
 
 func (f *fixedModel) set(u provider.Usage, err error) {
 	f.mu.Lock()
@@ -110,7 +123,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 // newServer starts the local API on a free port with a manual clock and a
 // fixed-usage model (models nil), or the environment's models.
-func newServer(t *testing.T, withFixedModel bool) *server {
+func newServer(t *testing.T, withFixedModel bool, configure ...func(*app.Options)) *server {
 	t.Helper()
 	s := &server{t: t, clock: clock.NewManual(t0), logs: &logBuffer{}}
 	opts := app.Options{Getenv: env(map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0"}),
@@ -118,6 +131,9 @@ func newServer(t *testing.T, withFixedModel bool) *server {
 	if withFixedModel {
 		s.model = &fixedModel{usage: provider.Usage{InputTokens: 1000, OutputTokens: 500}}
 		opts.Models = s.model
+	}
+	for _, c := range configure {
+		c(&opts)
 	}
 	loc, err := localapi.Start(context.Background(), localapi.Options{App: opts})
 	if err != nil {

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/auth"
@@ -42,6 +44,10 @@ type Options struct {
 	Logger  *slog.Logger        // default JSON logs on stdout (Lambda's logger in Lambda)
 	Models  tenancy.ModelRouter // default: from env
 	Counter *dynamostore.Counter
+	// DynamoOptions are extra DynamoDB client options (fault injection).
+	DynamoOptions []func(*dynamodb.Options)
+	// SettleTimeout bounds settling after a model call (default 10s).
+	SettleTimeout time.Duration
 }
 
 // New wires the platform from the environment: TENANCY_TABLE (default
@@ -61,7 +67,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if table == "" {
 		table = schema.DefaultTableName
 	}
-	db, err := newDB(ctx, o.Getenv(schema.EnvEndpoint), o.Counter)
+	db, err := newDB(ctx, o.Getenv(schema.EnvEndpoint), o.Counter, o.DynamoOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -78,8 +84,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	store := dynamostore.New(db, table)
 	a := &App{
 		Store: store, Catalog: cat, Models: models, Logger: o.Logger, Clock: o.Clock, Table: table, Getenv: o.Getenv,
-		Service: tenancy.New(tenancy.Options{Store: store, Clock: o.Clock, Catalog: cat, Models: models, Logger: o.Logger}),
-		Keys:    &auth.Keys{Store: store, Clock: o.Clock},
+		Service: tenancy.New(tenancy.Options{Store: store, Clock: o.Clock, Catalog: cat, Models: models, Logger: o.Logger,
+			SettleTimeout: o.SettleTimeout}),
+		Keys: &auth.Keys{Store: store, Clock: o.Clock},
 	}
 	return a, nil
 }

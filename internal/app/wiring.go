@@ -11,8 +11,8 @@ import (
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
-func newDB(ctx context.Context, endpoint string, counter *dynamostore.Counter) (*dynamodb.Client, error) {
-	var opts []func(*dynamodb.Options)
+func newDB(ctx context.Context, endpoint string, counter *dynamostore.Counter, extra []func(*dynamodb.Options)) (*dynamodb.Client, error) {
+	opts := append([]func(*dynamodb.Options){}, extra...)
 	if counter != nil {
 		opts = append(opts, counter.Option)
 	}

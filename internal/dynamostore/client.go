@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,12 +17,23 @@ import (
 	"github.com/openclaw/tenancy/internal/schema"
 )
 
+// Retries: a request is tried at most 4 times with jittered backoff capped
+// at 300ms, so a failing DynamoDB turns into a 503 within about a second
+// rather than the SDK default's many seconds; the retry token bucket still
+// stops retry storms.
+func retryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 4
+		o.MaxBackoff = 300 * time.Millisecond
+	})
+}
+
 // NewClient returns a DynamoDB client. With an endpoint (a local engine:
 // minidyn, moto, DynamoDB Local) it uses static dummy credentials unless AWS
 // credentials are in the environment; without one, the AWS default chain.
 func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
 	if endpoint == "" {
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(retryer))
 		if err != nil {
 			return nil, fmt.Errorf("loading AWS config: %w", err)
 		}
@@ -35,7 +47,7 @@ func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Op
 	if id := os.Getenv("AWS_ACCESS_KEY_ID"); id != "" {
 		creds = credentials.NewStaticCredentialsProvider(id, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
 	}
-	opts := dynamodb.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds}
+	opts := dynamodb.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds, Retryer: retryer()}
 	return dynamodb.New(opts, optFns...), nil
 }
 

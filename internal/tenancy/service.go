@@ -275,19 +275,55 @@ func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Resu
 		Provider: resp.Provider, Usage: resp.Usage, Cost: st.Cost, CallID: ticket.CallID}, nil
 }
 
-// settle applies a settlement even if the client has gone; if the store
-// keeps failing, the settlement is recorded on the call for Reconcile, so the
-// cost is applied exactly once, later.
+// settle applies a settlement even if the client has gone. Settling is
+// idempotent (the call record goes with it), so it is retried with backoff
+// for most of SettleTimeout; if the store still fails, the settlement is
+// recorded on the call for Reconcile (the next rollover) to apply, so the
+// cost is applied exactly once, later. Only if that fails too is it lost to
+// the books, and then the log line carries everything needed to apply it.
 func (s *Service) settle(ctx context.Context, t Ticket, st Settlement) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.settleTimeout)
-	defer cancel()
-	err := s.store.Settle(ctx, t, st)
-	if err == nil {
-		return
+	base := context.WithoutCancel(ctx)
+	// Three quarters of the time to settle, the rest to record.
+	sctx, cancel := context.WithTimeout(base, s.settleTimeout*3/4)
+	var err error
+	for attempt := 0; ; attempt++ {
+		if err = s.store.Settle(sctx, t, st); err == nil {
+			cancel()
+			return
+		}
+		if !retrySleep(sctx, attempt) {
+			break
+		}
 	}
-	rerr := s.store.RecordUnsettled(ctx, t, st)
+	cancel()
+	rctx, cancel := context.WithTimeout(base, s.settleTimeout/4)
+	defer cancel()
+	var rerr error
+	for attempt := 0; ; attempt++ {
+		if rerr = s.store.RecordUnsettled(rctx, t, st); rerr == nil || !retrySleep(rctx, attempt) {
+			break
+		}
+	}
 	s.log.ErrorContext(ctx, "settle failed; left for reconcile", "tenant_id", t.TenantID, "agent_id", t.AgentID,
-		"call_id", t.CallID, "cost_nanos", int64(st.Cost), "failed_call", st.Failed, "error", err, "record_error", rerr)
+		"call_id", t.CallID, "day", t.Day, "reserve_nanos", int64(t.Reserve), "cost_nanos", int64(st.Cost),
+		"tokens", st.Tokens, "failed_call", st.Failed, "recorded", rerr == nil, "error", err, "record_error", rerr)
+}
+
+// retrySleep waits before retry attempt n (25ms doubling to 1s), unless the
+// wait would outlast ctx.
+func retrySleep(ctx context.Context, n int) bool {
+	d := min(25*time.Millisecond<<min(n, 6), time.Second)
+	if dl, ok := ctx.Deadline(); ok && time.Now().Add(d).After(dl) {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 func tokensOf(u provider.Usage) Tokens {
