@@ -33,6 +33,10 @@ $(TOOLS)/aws-lambda-rie:
 run:
 	$(GO) run ./cmd/tenancy-local
 
+## load: concurrent executes against a fresh local API; prints a table and a JSON line, fails on a broken invariant
+load:
+	$(GO) run ./cmd/load $(LOAD_FLAGS)
+
 vet:
 	$(GO) vet ./...
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/openclaw/tenancy/internal/catalog"
 	"github.com/openclaw/tenancy/internal/dynamostore"
+	"github.com/openclaw/tenancy/internal/provider/routing"
+	"github.com/openclaw/tenancy/internal/secrets"
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
@@ -19,24 +21,27 @@ func newDB(ctx context.Context, endpoint string, counter *dynamostore.Counter, e
 	return dynamostore.NewClient(ctx, endpoint, opts...)
 }
 
-// interim wiring until the provider packages land (issue 4)
-func loadCatalog(func(string) string) (*catalog.Catalog, error) { return catalog.Default(), nil }
+func loadCatalog(getenv func(string) string) (*catalog.Catalog, error) { return catalog.Load(getenv) }
 
-func modelsFromEnv(context.Context, func(string) string, *catalog.Catalog) (tenancy.ModelRouter, error) {
-	return tenancy.DevRouter{}, nil
+// modelsFromEnv routes each catalog model to its provider (see
+// internal/provider/routing): real providers when their keys are set,
+// otherwise the offline development provider.
+func modelsFromEnv(ctx context.Context, getenv func(string) string, cat *catalog.Catalog) (tenancy.ModelRouter, error) {
+	return routing.FromEnv(ctx, getenv, cat)
 }
 
-func readSecret(_ context.Context, name string) (string, error) {
-	return "", fmt.Errorf("reading secret %s: secrets support not wired yet", name)
+func readSecret(ctx context.Context, name string) (string, error) {
+	c, err := secrets.NewClient(ctx)
+	if err != nil {
+		return "", err
+	}
+	return secrets.GetString(ctx, c, name)
 }
 
 // DescribeModels says which provider serves which models, for start-up output.
 func DescribeModels(a *App) []string {
 	if d, ok := a.Models.(interface{ Describe() []string }); ok {
 		return d.Describe()
-	}
-	if _, ok := a.Models.(tenancy.DevRouter); ok {
-		return []string{"all catalog models -> dev (offline development provider: deterministic replies, \"provider\": \"dev\")"}
 	}
 	return []string{fmt.Sprintf("all models -> %T", a.Models)}
 }

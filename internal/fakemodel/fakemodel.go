@@ -1,0 +1,87 @@
+// Package fakemodel is an OpenAI-compatible Chat Completions server for
+// tests, benchmarks and the load tool: every call is answered with the same
+// token usage, after an optional delay, and counted.
+package fakemodel
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Server is a running fake.
+type Server struct {
+	URL   string // base URL for OPENAI_BASE_URL (ends in /v1)
+	Key   string // the API key it expects
+	Usage Usage
+	Delay atomic.Int64 // nanoseconds to wait before answering
+	Calls atomic.Int64
+	srv   *http.Server
+}
+
+// Usage is what every answer reports.
+type Usage struct{ PromptTokens, CompletionTokens int64 }
+
+// Start serves a fake on a free loopback port.
+func Start(key string, usage Usage) (*Server, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{URL: "http://" + l.Addr().String() + "/v1", Key: key, Usage: usage}
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.srv.Serve(l) }()
+	return s, nil
+}
+
+// Close stops the fake.
+func (s *Server) Close() error { return s.srv.Close() }
+
+type request struct {
+	Model     string `json:"model"`
+	MaxTokens int    `json:"max_tokens"`
+	Messages  []struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	} `json:"messages"`
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/chat/completions") {
+		http.Error(w, `{"error":{"message":"not found","type":"invalid_request_error"}}`, http.StatusNotFound)
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+s.Key {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}`))
+		return
+	}
+	var req request
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || len(req.Messages) == 0 {
+		http.Error(w, `{"error":{"message":"bad request","type":"invalid_request_error"}}`, http.StatusBadRequest)
+		return
+	}
+	s.Calls.Add(1)
+	if d := time.Duration(s.Delay.Load()); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	last := req.Messages[len(req.Messages)-1].Content
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"id": fmt.Sprintf("chatcmpl-fake%d", s.Calls.Load()), "object": "chat.completion", "created": time.Now().Unix(),
+		"model": req.Model,
+		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
+			"message": map[string]any{"role": "assistant", "content": "fake answer to: " + last}}},
+		"usage": map[string]any{"prompt_tokens": s.Usage.PromptTokens, "completion_tokens": s.Usage.CompletionTokens,
+			"total_tokens": s.Usage.PromptTokens + s.Usage.CompletionTokens},
+	})
+}
