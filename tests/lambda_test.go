@@ -12,7 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,20 +80,63 @@ type emulated struct {
 	url     string
 	started time.Time
 	log     *logBuffer
+	cmd     *exec.Cmd
+}
+
+// killFunction SIGKILLs the function's process (the emulator starts it in
+// a process group of its own) and reports how many it killed: a crash, not
+// a shutdown.
+func (e *emulated) killFunction() int {
+	n := 0
+	for _, pid := range childrenOf(e.cmd.Process.Pid) {
+		if syscall.Kill(-pid, syscall.SIGKILL) == nil || syscall.Kill(pid, syscall.SIGKILL) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// kill ends the function process and the emulator.
+func (e *emulated) kill() {
+	e.killFunction()
+	_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// childrenOf lists the processes whose parent is pid (from /proc).
+func childrenOf(pid int) []int {
+	var out []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		child, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may contain spaces, so cut after ')'.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 func startEmulated(t testing.TB, rie, boot string, env []string) *emulated {
 	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", freeAddr(t), boot)
-	e := &emulated{url: "http://" + addr + "/2015-03-31/functions/function/invocations", log: &logBuffer{}}
+	e := &emulated{url: "http://" + addr + "/2015-03-31/functions/function/invocations", log: &logBuffer{}, cmd: cmd}
 	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdout, cmd.Stderr = e.log, e.log
 	e.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() { e.kill(); _ = cmd.Wait() })
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()

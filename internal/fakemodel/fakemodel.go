@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -21,6 +22,23 @@ type Server struct {
 	Delay atomic.Int64 // nanoseconds to wait before answering
 	Calls atomic.Int64
 	srv   *http.Server
+	mu    sync.Mutex
+	last  Request
+}
+
+// Request is what the fake received in its last call.
+type Request struct {
+	Model         string
+	MaxTokens     int
+	Authorization string
+	System, User  string
+}
+
+// Last returns the last request the fake answered.
+func (s *Server) Last() Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
 }
 
 // Usage is what every answer reports.
@@ -42,9 +60,10 @@ func Start(key string, usage Usage) (*Server, error) {
 func (s *Server) Close() error { return s.srv.Close() }
 
 type request struct {
-	Model     string `json:"model"`
-	MaxTokens int    `json:"max_tokens"`
-	Messages  []struct {
+	Model               string `json:"model"`
+	MaxTokens           int    `json:"max_tokens"`
+	MaxCompletionTokens int    `json:"max_completion_tokens"`
+	Messages            []struct {
 		Role    string `json:"role"`
 		Content string `json:"content"`
 	} `json:"messages"`
@@ -67,6 +86,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Calls.Add(1)
+	last := Request{Model: req.Model, MaxTokens: max(req.MaxTokens, req.MaxCompletionTokens), Authorization: r.Header.Get("Authorization")}
+	for _, m := range req.Messages {
+		switch m.Role {
+		case "system":
+			last.System = m.Content
+		case "user":
+			last.User = m.Content
+		}
+	}
+	s.mu.Lock()
+	s.last = last
+	s.mu.Unlock()
 	if d := time.Duration(s.Delay.Load()); d > 0 {
 		select {
 		case <-time.After(d):
@@ -74,13 +105,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	last := req.Messages[len(req.Messages)-1].Content
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"id": fmt.Sprintf("chatcmpl-fake%d", s.Calls.Load()), "object": "chat.completion", "created": time.Now().Unix(),
 		"model": req.Model,
 		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
-			"message": map[string]any{"role": "assistant", "content": "fake answer to: " + last}}},
+			"message": map[string]any{"role": "assistant", "content": "fake answer to: " + last.User}}},
 		"usage": map[string]any{"prompt_tokens": s.Usage.PromptTokens, "completion_tokens": s.Usage.CompletionTokens,
 			"total_tokens": s.Usage.PromptTokens + s.Usage.CompletionTokens},
 	})
