@@ -256,3 +256,8 @@ func eq(t *testing.T, what string, got, want any) {
 		t.Fatalf("%s = %v, want %v", what, got, want)
 	}
 }
+
+func localapiStart(ctx context.Context, env map[string]string) (*localapi.Local, error) {
+	return localapi.Start(ctx, localapi.Options{App: app.Options{Getenv: func(k string) string { return env[k] },
+		Logger: newTestLogger(&logBuffer{})}})
+}

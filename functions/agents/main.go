@@ -11,6 +11,6 @@ import (
 )
 
 func main() {
-	a := app.Must(context.Background())
+	a := app.Must(context.Background(), app.Options{})
 	lambda.Start(a.Handler(api.FnAgents).Handle)
 }

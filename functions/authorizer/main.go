@@ -9,14 +9,16 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/openclaw/tenancy/internal/app"
+	"github.com/openclaw/tenancy/internal/schema"
+	"github.com/openclaw/tenancy/internal/secrets"
 )
 
 func main() {
 	ctx := context.Background()
-	a := app.Must(ctx)
-	key, err := a.AdminKey(ctx)
+	a := app.Must(ctx, app.Options{})
+	key, err := secrets.FromEnv(ctx, os.Getenv, schema.EnvAdminKey, schema.EnvAdminKeySecret)
 	if err != nil {
-		slog.Error("cold start failed", "error", err)
+		slog.Error("cold start failed: no admin key", "error", err)
 		os.Exit(1)
 	}
 	lambda.Start(a.Authorizer(key).Handle)

@@ -1,4 +1,5 @@
-// Command execute is the execute Lambda function of the HTTP API.
+// Command execute is the execute Lambda function of the HTTP API: the only
+// function that calls models.
 package main
 
 import (
@@ -8,9 +9,10 @@ import (
 
 	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/app"
+	"github.com/openclaw/tenancy/internal/app/withmodels"
 )
 
 func main() {
-	a := app.Must(context.Background())
+	a := app.Must(context.Background(), app.Options{ModelsFromEnv: withmodels.FromEnv})
 	lambda.Start(a.Handler(api.FnExecute).Handle)
 }

@@ -10,6 +10,6 @@ import (
 )
 
 func main() {
-	a := app.Must(context.Background())
+	a := app.Must(context.Background(), app.Options{})
 	lambda.Start(a.Reset)
 }

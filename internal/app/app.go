@@ -39,11 +39,15 @@ type App struct {
 
 // Options override parts of the wiring (tests, the local server).
 type Options struct {
-	Getenv  func(string) string // default os.Getenv
-	Clock   clock.Clock         // default the system clock
-	Logger  *slog.Logger        // default JSON logs on stdout (Lambda's logger in Lambda)
-	Models  tenancy.ModelRouter // default: from env
-	Counter *dynamostore.Counter
+	Getenv func(string) string // default os.Getenv
+	Clock  clock.Clock         // default the system clock
+	Logger *slog.Logger        // default JSON logs on stdout (Lambda's logger in Lambda)
+	Models tenancy.ModelRouter // a fixed router (tests); else ModelsFromEnv
+	// ModelsFromEnv builds the model router (the execute function and the
+	// local server pass routing.FromEnv through ModelsFromRouting); nil: this
+	// function calls no model and does not link the provider clients.
+	ModelsFromEnv func(ctx context.Context, getenv func(string) string, cat *catalog.Catalog) (tenancy.ModelRouter, error)
+	Counter       *dynamostore.Counter
 	// DynamoOptions are extra DynamoDB client options (fault injection).
 	DynamoOptions []func(*dynamodb.Options)
 	// SettleTimeout bounds settling after a model call (default 10s).
@@ -76,10 +80,16 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	models := o.Models
-	if models == nil {
-		if models, err = modelsFromEnv(ctx, o.Getenv, cat); err != nil {
+	switch {
+	case models != nil:
+	case o.ModelsFromEnv != nil:
+		r, err := o.ModelsFromEnv(ctx, o.Getenv, cat)
+		if err != nil {
 			return nil, err
 		}
+		models = r
+	default:
+		models = noModels{}
 	}
 	store := dynamostore.New(db, table)
 	a := &App{
@@ -92,8 +102,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 }
 
 // Must is New for Lambda mains: a wiring error is fatal at cold start.
-func Must(ctx context.Context) *App {
-	a, err := New(ctx, Options{})
+func Must(ctx context.Context, o Options) *App {
+	a, err := New(ctx, o)
 	if err != nil {
 		slog.Error("cold start failed", "error", err)
 		os.Exit(1)
@@ -119,19 +129,6 @@ func (a *App) Handler(function string) *api.Handler {
 // Authorizer is the Lambda authorizer for an admin key.
 func (a *App) Authorizer(adminKey string) *api.AuthorizerHandler {
 	return &api.AuthorizerHandler{Auth: auth.NewAuthorizer(adminKey, a.Store), Logger: a.Logger}
-}
-
-// AdminKey reads the admin key: TENANCY_ADMIN_KEY itself, or the Secrets
-// Manager secret named by TENANCY_ADMIN_KEY_SECRET (read once, at cold start).
-func (a *App) AdminKey(ctx context.Context) (string, error) {
-	if k := a.Getenv(schema.EnvAdminKey); k != "" {
-		return k, nil
-	}
-	name := a.Getenv(schema.EnvAdminKeySecret)
-	if name == "" {
-		return "", fmt.Errorf("no admin key: set %s or %s", schema.EnvAdminKey, schema.EnvAdminKeySecret)
-	}
-	return readSecret(ctx, name)
 }
 
 // Reset is the handler of the scheduled daily reset. A tenant that failed

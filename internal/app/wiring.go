@@ -8,9 +8,7 @@ import (
 
 	"github.com/openclaw/tenancy/internal/catalog"
 	"github.com/openclaw/tenancy/internal/dynamostore"
-	"github.com/openclaw/tenancy/internal/provider/routing"
-	"github.com/openclaw/tenancy/internal/secrets"
-	"github.com/openclaw/tenancy/internal/tenancy"
+	"github.com/openclaw/tenancy/internal/provider"
 )
 
 func newDB(ctx context.Context, endpoint string, counter *dynamostore.Counter, extra []func(*dynamodb.Options)) (*dynamodb.Client, error) {
@@ -23,19 +21,12 @@ func newDB(ctx context.Context, endpoint string, counter *dynamostore.Counter, e
 
 func loadCatalog(getenv func(string) string) (*catalog.Catalog, error) { return catalog.Load(getenv) }
 
-// modelsFromEnv routes each catalog model to its provider (see
-// internal/provider/routing): real providers when their keys are set,
-// otherwise the offline development provider.
-func modelsFromEnv(ctx context.Context, getenv func(string) string, cat *catalog.Catalog) (tenancy.ModelRouter, error) {
-	return routing.FromEnv(ctx, getenv, cat)
-}
+// noModels is the router of functions that never call a model: they do
+// not link or configure the provider clients.
+type noModels struct{}
 
-func readSecret(ctx context.Context, name string) (string, error) {
-	c, err := secrets.NewClient(ctx)
-	if err != nil {
-		return "", err
-	}
-	return secrets.GetString(ctx, c, name)
+func (noModels) Route(model string) (provider.Provider, string, error) {
+	return nil, "", fmt.Errorf("this function does not call models (model %q)", model)
 }
 
 // DescribeModels says which provider serves which models, for start-up output.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/app"
+	"github.com/openclaw/tenancy/internal/app/withmodels"
 	"github.com/openclaw/tenancy/internal/auth"
 	"github.com/openclaw/tenancy/internal/ddblocal"
 	"github.com/openclaw/tenancy/internal/dynamostore"
@@ -59,6 +60,9 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 	}
 	ao := o.App
 	ao.Getenv, ao.Counter = env, o.Counter
+	if ao.Models == nil && ao.ModelsFromEnv == nil {
+		ao.ModelsFromEnv = withmodels.FromEnv
+	}
 	a, err := app.New(ctx, ao)
 	if err != nil {
 		loc.Close()
