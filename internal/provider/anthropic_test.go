@@ -147,7 +147,7 @@ func TestAnthropicErrors(t *testing.T) {
 
 func TestAnthropicSlowResponseTimesOut(t *testing.T) {
 	f := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) { stall(r) })
-	c, err := NewAnthropic(AnthropicConfig{BaseURL: f.URL, APIKey: testAnthropicKey, Options: Options{Timeout: 50 * time.Millisecond}})
+	c, err := NewAnthropic(AnthropicConfig{BaseURL: f.URL, APIKey: testAnthropicKey, Options: Options{Timeout: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

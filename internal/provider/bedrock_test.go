@@ -150,7 +150,7 @@ func TestBedrockRetriesNetworkErrors(t *testing.T) {
 func TestBedrockSlowResponseTimesOut(t *testing.T) {
 	f := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) { stall(r) })
 	opts := fastOpts()
-	opts.Timeout = 50 * time.Millisecond
+	opts.Timeout = 500 * time.Millisecond
 	_, err := newTestBedrock(t, f, opts).Complete(context.Background(), bedrockReq)
 	wantClass(t, err, ErrTimeout, "bedrock: no answer before the deadline")
 	if f.n() != 1 {

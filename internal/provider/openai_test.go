@@ -248,10 +248,10 @@ func TestOpenAIMalformedBodies(t *testing.T) {
 func TestOpenAISlowResponseTimesOut(t *testing.T) {
 	f := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) { stall(r) })
 	opts := fastOpts()
-	opts.Timeout = 50 * time.Millisecond
+	opts.Timeout = 500 * time.Millisecond
 	start := time.Now()
 	_, err := newTestOpenAI(t, f.URL, opts).Complete(context.Background(), testReq)
-	wantClass(t, err, ErrTimeout, "openai: no answer before the deadline (call timeout 50ms)")
+	wantClass(t, err, ErrTimeout, "openai: no answer before the deadline (call timeout 500ms)")
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %s", d)
 	}
