@@ -91,7 +91,7 @@ func TestCreateAgent(t *testing.T) {
 }
 
 func TestConcurrentAgentCreates(t *testing.T) {
-	each(t, func(t *testing.T, v *env) {
+	repeated(t, func(t *testing.T, v *env) {
 		v.register(tenantCfg("acme", func(c *tenancy.TenantConfig) { c.MaxAgents = 5 }))
 		const n = 200
 		var wg sync.WaitGroup

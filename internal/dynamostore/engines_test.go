@@ -103,6 +103,21 @@ func each(t *testing.T, f func(t *testing.T, v *env)) {
 	}
 }
 
+// repeated runs a concurrency test several times on each engine, each on a
+// fresh table: races that pass once may not pass five times. (moto, a
+// serialised Python server, is slow: it runs each twice.)
+func repeated(t *testing.T, f func(t *testing.T, v *env)) {
+	for _, e := range engines {
+		rounds := 5
+		if e.name == "moto" {
+			rounds = 2
+		}
+		for r := 1; r <= rounds; r++ {
+			t.Run(fmt.Sprintf("%s/round-%d", e.name, r), func(t *testing.T) { f(t, newEnv(t, e)) })
+		}
+	}
+}
+
 // fakeModel is a provider with fixed usage per call, or a fixed error.
 type fakeModel struct {
 	mu    sync.Mutex

@@ -224,7 +224,7 @@ func TestProviderFailureReleases(t *testing.T) {
 }
 
 func TestConcurrentHourlyLimit(t *testing.T) {
-	each(t, func(t *testing.T, v *env) {
+	repeated(t, func(t *testing.T, v *env) {
 		v.acme(func(c *tenancy.TenantConfig) { c.MaxQueriesPerHour = 50 })
 		const n = 200
 		results := make(chan error, n)
@@ -259,7 +259,7 @@ func TestConcurrentHourlyLimit(t *testing.T) {
 }
 
 func TestConcurrentCostCap(t *testing.T) {
-	each(t, func(t *testing.T, v *env) {
+	repeated(t, func(t *testing.T, v *env) {
 		const capNanos = tenancy.Money(500_000_000) // $0.50
 		v.acme(func(c *tenancy.TenantConfig) { c.MaxCostPerDay = capNanos })
 		m := &perQueryModel{}
