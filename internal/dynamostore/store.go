@@ -179,3 +179,6 @@ func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) (
 		}
 	}
 }
+
+// TableName is the store's table.
+func (s *Store) TableName() *string { return s.table }
