@@ -45,7 +45,6 @@ var statusOf = map[tenancy.Code]int{
 	tenancy.CodeKeyNotFound:     http.StatusNotFound,
 	tenancy.CodeTenantExists:    http.StatusConflict,
 	tenancy.CodeAgentExists:     http.StatusConflict,
-	tenancy.CodeConflict:        http.StatusConflict,
 	tenancy.CodeAgentLimit:      http.StatusTooManyRequests,
 	tenancy.CodeQueryLimit:      http.StatusTooManyRequests,
 	tenancy.CodeCostLimit:       http.StatusTooManyRequests,

@@ -106,7 +106,9 @@ func (h *Handler) serve(ctx context.Context, r *request) (resp events.APIGateway
 		return errorResponse(p), &loggedProblem{problem: p}
 	}
 	r.route = rt.Route
-	status, body, err := h.authorize(r)
+	var status int
+	var body any
+	err := h.authorize(r)
 	if err == nil {
 		status, body, err = rt.fn(ctx, r)
 	}
@@ -149,21 +151,19 @@ type rawBody struct {
 
 // authorize enforces the route's access rule on the principal the
 // authorizer resolved.
-func (h *Handler) authorize(r *request) (int, any, error) {
+func (h *Handler) authorize(r *request) error {
 	p := r.principal
 	switch {
-	case r.route.Access == Public:
-		return 0, nil, nil
-	case p.Role == auth.RoleAdmin:
-		return 0, nil, nil
+	case r.route.Access == Public, p.Role == auth.RoleAdmin:
+		return nil
 	case p.Role == "": // no Authorization header: the authorizer did not run
-		return 0, nil, errMissingKey
+		return errMissingKey
 	case p.Role != auth.RoleTenant:
-		return 0, nil, errBadKey
+		return errBadKey
 	case r.route.Access == AdminOnly:
-		return 0, nil, errAdminOnly
+		return errAdminOnly
 	case p.TenantID != r.param("tenant_id"):
-		return 0, nil, errOtherTenant(r.param("tenant_id"))
+		return errOtherTenant(r.param("tenant_id"))
 	}
-	return 0, nil, nil
+	return nil
 }

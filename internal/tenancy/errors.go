@@ -25,7 +25,6 @@ const (
 	CodeModelNotAllowed Code = "model_not_allowed"
 	CodeToolNotAllowed  Code = "tool_not_allowed"
 	CodeUnavailable     Code = "store_unavailable"
-	CodeConflict        Code = "conflict"
 )
 
 // Error is the one error type of the domain. Message is the exact text a
@@ -64,7 +63,6 @@ var (
 	ErrModelNotAllowed = &Error{Code: CodeModelNotAllowed}
 	ErrToolNotAllowed  = &Error{Code: CodeToolNotAllowed}
 	ErrUnavailable     = &Error{Code: CodeUnavailable}
-	ErrConflict        = &Error{Code: CodeConflict}
 )
 
 func newErr(code Code, format string, args ...any) *Error {
