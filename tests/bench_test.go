@@ -17,7 +17,6 @@ import (
 
 	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/app"
-	"github.com/openclaw/tenancy/internal/ddblocal"
 	"github.com/openclaw/tenancy/internal/dynamostore"
 	"github.com/openclaw/tenancy/internal/fakemodel"
 	"github.com/openclaw/tenancy/internal/provider"
@@ -35,19 +34,8 @@ func benchApp(b *testing.B) (*app.App, *dynamostore.Counter, *fakemodel.Server) 
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { fake.Close() })
-	emb, err := ddblocal.StartEmbedded("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { emb.Close() })
+	emb, _ := embeddedTable(b, schema.DefaultTableName)
 	ctx := context.Background()
-	db, err := dynamostore.NewClient(ctx, emb.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := dynamostore.CreateTable(ctx, db, schema.DefaultTableName); err != nil {
-		b.Fatal(err)
-	}
 	env := map[string]string{"DYNAMODB_ENDPOINT": emb.URL, "OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key}
 	counter := &dynamostore.Counter{}
 	a, err := app.New(ctx, app.Options{Getenv: func(k string) string { return env[k] }, Counter: counter,
@@ -167,16 +155,7 @@ func BenchmarkExecuteOverhead(b *testing.B) {
 // size of its linux/arm64 stripped build (bin/lambda, from `make build`).
 func BenchmarkColdStart(b *testing.B) {
 	rie := rieBinary(b)
-	emb, err := ddblocal.StartEmbedded("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer emb.Close()
-	ctx := context.Background()
-	db, _ := dynamostore.NewClient(ctx, emb.URL)
-	if err := dynamostore.CreateTable(ctx, db, "tenancy-cold"); err != nil {
-		b.Fatal(err)
-	}
+	emb, _ := embeddedTable(b, "tenancy-cold")
 	env := []string{"TENANCY_TABLE=tenancy-cold", "DYNAMODB_ENDPOINT=" + emb.URL, "TENANCY_ADMIN_KEY=local-admin-key",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_REGION=us-east-1"}
 	cheap := map[string]string{api.FnTenants: "reports.json", api.FnAgents: "reports.json", api.FnExecute: "reports.json",

@@ -11,7 +11,6 @@ import (
 
 	"github.com/openclaw/tenancy/internal/catalog"
 	"github.com/openclaw/tenancy/internal/clock"
-	"github.com/openclaw/tenancy/internal/ddblocal"
 	"github.com/openclaw/tenancy/internal/dynamostore"
 	"github.com/openclaw/tenancy/internal/fakemodel"
 	"github.com/openclaw/tenancy/internal/tenancy"
@@ -31,19 +30,8 @@ func TestKilledBetweenAdmitAndSettle(t *testing.T) {
 	}
 	defer fake.Close()
 	fake.Delay.Store(int64(time.Minute)) // the call never returns before the kill
-	emb, err := ddblocal.StartEmbedded("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	emb, db := embeddedTable(t, "tenancy-kill")
 	ctx := context.Background()
-	db, err := dynamostore.NewClient(ctx, emb.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dynamostore.CreateTable(ctx, db, "tenancy-kill"); err != nil {
-		t.Fatal(err)
-	}
 	store := dynamostore.New(db, "tenancy-kill")
 	clk := clock.NewManual(time.Now().UTC())
 	svc := tenancy.New(tenancy.Options{Store: store, Clock: clk, Catalog: catalog.Default()})

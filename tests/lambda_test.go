@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/ddblocal"
 	"github.com/openclaw/tenancy/internal/dynamostore"
@@ -73,6 +75,25 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// embeddedTable starts an embedded DynamoDB with one table, stopped when
+// the test ends.
+func embeddedTable(t testing.TB, table string) (*ddblocal.Embedded, *dynamodb.Client) {
+	t.Helper()
+	emb, err := ddblocal.StartEmbedded("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	db, err := dynamostore.NewClient(context.Background(), emb.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dynamostore.CreateTable(context.Background(), db, table); err != nil {
+		t.Fatal(err)
+	}
+	return emb, db
 }
 
 // emulated is one function's bootstrap running under the emulator.
@@ -170,19 +191,7 @@ func TestLambdaBinariesUnderEmulator(t *testing.T) {
 		t.Skip("builds and runs the Lambda binaries")
 	}
 	rie := rieBinary(t)
-	emb, err := ddblocal.StartEmbedded("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
-	ctx := context.Background()
-	db, err := dynamostore.NewClient(ctx, emb.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dynamostore.CreateTable(ctx, db, "tenancy-rie"); err != nil {
-		t.Fatal(err)
-	}
+	emb, _ := embeddedTable(t, "tenancy-rie")
 	env := []string{"TENANCY_TABLE=tenancy-rie", "DYNAMODB_ENDPOINT=" + emb.URL, "TENANCY_ADMIN_KEY=local-admin-key",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_REGION=us-east-1"}
 

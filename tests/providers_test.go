@@ -17,18 +17,7 @@ func TestExecuteThroughOpenAICompatibleServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fake.Close()
-	s := newServer(t, false, func(o *app.Options) {
-		base := o.Getenv
-		o.Getenv = func(k string) string {
-			switch k {
-			case "OPENAI_BASE_URL":
-				return fake.URL
-			case "OPENAI_API_KEY":
-				return fake.Key
-			}
-			return base(k)
-		}
-	})
+	s := newServer(t, false, withEnv(map[string]string{"OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key}))
 	s.must(s.do("POST", "/tenants", adminKey, acme), 201)
 	s.must(s.do("POST", "/tenants/acme/agents", adminKey, map[string]any{"agent_id": "mini", "llm_model": "gpt-4o-mini",
 		"system_prompt": "You are Acme Corp support.", "max_output_tokens": 300}), 201)
@@ -50,20 +39,8 @@ func TestExecuteThroughOpenAICompatibleServer(t *testing.T) {
 
 	// A slow provider: the call times out (504), the reservation is released.
 	fake.Delay.Store(int64(3e9))
-	s2 := newServer(t, false, func(o *app.Options) {
-		base := o.Getenv
-		o.Getenv = func(k string) string {
-			switch k {
-			case "OPENAI_BASE_URL":
-				return fake.URL
-			case "OPENAI_API_KEY":
-				return fake.Key
-			case "TENANCY_PROVIDER_TIMEOUT":
-				return "300ms"
-			}
-			return base(k)
-		}
-	})
+	s2 := newServer(t, false, withEnv(map[string]string{"OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key,
+		"TENANCY_PROVIDER_TIMEOUT": "300ms"}))
 	s2.must(s2.do("POST", "/tenants", adminKey, acme), 201)
 	s2.must(s2.do("POST", "/tenants/acme/agents", adminKey, map[string]any{"agent_id": "mini", "llm_model": "gpt-4o-mini"}), 201)
 	r = s2.must(s2.do("POST", "/tenants/acme/agents/mini/execute", adminKey, map[string]any{"query": "hi"}), 504)
@@ -71,4 +48,17 @@ func TestExecuteThroughOpenAICompatibleServer(t *testing.T) {
 	r = s2.must(s2.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
 	eq(t, "released", r.num("reserved_cost_usd"), "0")
 	eq(t, "failed calls", r.num("failed_calls"), "1")
+}
+
+// withEnv adds environment variables to a test server's wiring.
+func withEnv(extra map[string]string) func(*app.Options) {
+	return func(o *app.Options) {
+		base := o.Getenv
+		o.Getenv = func(k string) string {
+			if v, ok := extra[k]; ok {
+				return v
+			}
+			return base(k)
+		}
+	}
 }
