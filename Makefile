@@ -7,6 +7,10 @@ TOOLS := $(CURDIR)/.tools/bin
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
 export CDK_DISABLE_CLI_TELEMETRY := 1
+STAGE ?= dev
+CORS_ORIGINS ?=
+CDK_VERSION := 2.1148
+CDK := node_modules/.bin/cdk
 
 .PHONY: all build build-host run test vet synth deploy template load bench tools clean
 
@@ -40,9 +44,32 @@ load:
 vet:
 	$(GO) vet ./...
 
-## test: vet, then every test with the race detector (store suite on minidyn and moto)
+## test: vet, then every test with the race detector (store suite on minidyn and moto); the CDK
+## stack's tests (infra/) without it: they are single-threaded, and a race build of the CDK
+## packages is a second ~3 min cold compile on top of the one go vet already made
 test: vet tools build-host
-	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -race -count=1 ./...
+	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -race -count=1 $$($(GO) list -e ./... | grep -v -E '/infra(/|$$)')
+	$(GO) test -count=1 ./infra/...
+
+## synth: CloudFormation of stage $(STAGE) in cdk.out/Tenancy-$(STAGE).template.json, offline (no AWS
+## credentials, no network, no CDK CLI); CORS_ORIGINS=https://a.example,https://b.example enables CORS
+synth: build
+	CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON='{"stage":"$(STAGE)","corsOrigins":"$(CORS_ORIGINS)"}' $(GO) run ./infra
+	@echo "cdk.out/Tenancy-$(STAGE).template.json"
+
+## template: template.yaml (SAM, for sam local invoke) from the synth of the dev stage
+template: STAGE = dev
+template: CORS_ORIGINS =
+template: synth
+	$(GO) run ./infra/cmd/samtemplate -in cdk.out/Tenancy-dev.template.json -out template.yaml
+
+## deploy: cdk deploy of stage $(STAGE) (needs AWS credentials and a bootstrapped account/region:
+## node_modules/.bin/cdk bootstrap); the CDK CLI is installed locally from npm, never fetched by npx
+deploy: build $(CDK)
+	$(CDK) deploy -c stage=$(STAGE) $(if $(CORS_ORIGINS),-c corsOrigins=$(CORS_ORIGINS)) $(DEPLOY_FLAGS)
+
+$(CDK):
+	npm install --no-save --no-audit --no-fund --no-package-lock aws-cdk@$(CDK_VERSION)
 
 clean:
 	rm -rf bin cdk.out .tools

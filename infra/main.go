@@ -1,0 +1,82 @@
+// Command infra is the CDK app of the platform: one TenancyStack per stage.
+//
+//	CDK_OUTDIR=cdk.out go run ./infra          # synth, no CLI, no credentials
+//	node_modules/.bin/cdk deploy -c stage=prod # through the CDK CLI (cdk.json)
+//
+// Context: stage (default dev), corsOrigins (comma-separated origins; none:
+// no CORS), throttleRate and throttleBurst (the API's default route
+// throttling). The CLI passes -c values and cdk.json's context; without the
+// CLI, CDK_CONTEXT_JSON does (make synth STAGE=prod).
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/openclaw/tenancy/infra/stack"
+)
+
+func main() {
+	defer jsii.Close()
+	app := awscdk.NewApp(&awscdk.AppProps{AnalyticsReporting: jsii.Bool(false)})
+
+	props := &stack.TenancyStackProps{
+		Stage:       contextString(app, "stage", stack.DefaultStage),
+		AssetDir:    stack.DefaultAssetDir,
+		CorsOrigins: splitList(contextString(app, "corsOrigins", "")),
+	}
+	var err error
+	if props.ThrottleRate, err = contextNumber(app, "throttleRate"); err == nil {
+		props.ThrottleBurst, err = contextNumber(app, "throttleBurst")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(2)
+	}
+	// Env-agnostic (account and region are resolved at deploy time), so the
+	// synth needs no credentials.
+	stack.NewTenancyStack(app, stack.StackName(props.Stage), props)
+	app.Synth(nil)
+}
+
+func contextString(app awscdk.App, key, def string) string {
+	switch v := app.Node().TryGetContext(jsii.String(key)).(type) {
+	case string:
+		if v != "" {
+			return v
+		}
+	case nil:
+	default:
+		return fmt.Sprint(v)
+	}
+	return def
+}
+
+// contextNumber is a context number (0 when unset): -c gives strings,
+// cdk.json gives numbers.
+func contextNumber(app awscdk.App, key string) (float64, error) {
+	s := contextString(app, key, "")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("context %s=%q: want a positive number", key, s)
+	}
+	return n, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
