@@ -10,7 +10,10 @@ export CDK_DISABLE_CLI_TELEMETRY := 1
 STAGE ?= dev
 CORS_ORIGINS ?=
 CDK_VERSION := 2.1148
-CDK := node_modules/.bin/cdk
+# The CDK CLI lives under .tools/ (ignored by `go ... ./...`: a node_modules at the root would
+# put aws-cdk's Go init templates into ./... and break go vet)
+CDK_DIR := $(CURDIR)/.tools/cdk
+CDK := $(CDK_DIR)/node_modules/.bin/cdk
 
 .PHONY: all build build-host run test vet synth deploy template load bench tools clean
 
@@ -64,12 +67,14 @@ template: synth
 	$(GO) run ./infra/cmd/samtemplate -in cdk.out/Tenancy-dev.template.json -out template.yaml
 
 ## deploy: cdk deploy of stage $(STAGE) (needs AWS credentials and a bootstrapped account/region:
-## node_modules/.bin/cdk bootstrap); the CDK CLI is installed locally from npm, never fetched by npx
+## .tools/cdk/node_modules/.bin/cdk bootstrap); the CDK CLI is installed from npm into .tools/cdk,
+## never fetched by npx at run time
 deploy: build $(CDK)
 	$(CDK) deploy -c stage=$(STAGE) $(if $(CORS_ORIGINS),-c corsOrigins=$(CORS_ORIGINS)) $(DEPLOY_FLAGS)
 
 $(CDK):
-	npm install --no-save --no-audit --no-fund --no-package-lock aws-cdk@$(CDK_VERSION)
+	mkdir -p $(CDK_DIR)
+	npm install --prefix $(CDK_DIR) --no-save --no-audit --no-fund --no-package-lock aws-cdk@$(CDK_VERSION)
 
 clean:
 	rm -rf bin cdk.out .tools
