@@ -44,6 +44,16 @@ run:
 load:
 	$(GO) run ./cmd/load $(LOAD_FLAGS)
 
+## bench: DynamoDB requests per execute, allocations through the handler, the execute overhead
+## against the same fake model called directly, and each function's size and cold start under
+## the runtime emulator (BENCH_FLAGS="-count 3" to repeat)
+bench: build build-host tools
+	$(GO) test -run '^$$' -bench ExecuteAccounting -benchtime 2000x $(BENCH_FLAGS) ./internal/dynamostore/
+	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -run '^$$' \
+	  -bench 'ExecuteHandler|ExecuteOverhead' -benchtime 2000x $(BENCH_FLAGS) ./tests/
+	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -run '^$$' \
+	  -bench ColdStart -benchtime 20x $(BENCH_FLAGS) ./tests/
+
 vet:
 	$(GO) vet ./...
 

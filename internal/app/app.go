@@ -132,8 +132,9 @@ func (a *App) Authorizer(adminKey string) *api.AuthorizerHandler {
 }
 
 // Reset is the handler of the scheduled daily reset. A tenant that failed
-// makes the invocation fail, so EventBridge retries (the reset is idempotent)
-// and finally sends the event to the dead-letter queue.
+// makes the invocation fail, so Lambda's asynchronous retries run it again
+// (the reset is idempotent) and finally send the event to the dead-letter
+// queue (the stack configures both).
 func (a *App) Reset(ctx context.Context, ev events.CloudWatchEvent) (tenancy.ResetSummary, error) {
 	sum, err := a.Service.DailyReset(ctx)
 	a.Logger.InfoContext(ctx, "daily reset", "event_id", ev.ID, "tenants", sum.Tenants, "archived", sum.Archived,
