@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/app"
+	"github.com/openclaw/tenancy/internal/app/withmodels"
 	"github.com/openclaw/tenancy/internal/dynamostore"
 	"github.com/openclaw/tenancy/internal/fakemodel"
 	"github.com/openclaw/tenancy/internal/provider"
@@ -24,22 +26,25 @@ import (
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
-// benchApp is the platform wired on a fresh embedded DynamoDB with a fake
-// OpenAI-compatible model and a request counter, with acme/support
-// (gpt-4o-mini) registered.
-func benchApp(b *testing.B) (*app.App, *dynamostore.Counter, *fakemodel.Server) {
+// benchApp is the platform wired as the execute function is, against an
+// embedded DynamoDB and a fake OpenAI-compatible model that run in child
+// processes (so that only this side's allocations are counted), with a
+// request counter and acme/support (gpt-4o-mini) registered.
+func benchApp(b *testing.B) (*app.App, *dynamostore.Counter) {
 	b.Helper()
-	fake, err := fakemodel.Start("sk-bench", fakemodel.Usage{PromptTokens: 120, CompletionTokens: 80})
+	ddb, model := startChild(b, "minidyn"), startChild(b, "fakemodel")
+	ctx := context.Background()
+	db, err := dynamostore.NewClient(ctx, ddb)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { fake.Close() })
-	emb, _ := embeddedTable(b, schema.DefaultTableName)
-	ctx := context.Background()
-	env := map[string]string{"DYNAMODB_ENDPOINT": emb.URL, "OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key}
+	if err := dynamostore.CreateTable(ctx, db, schema.DefaultTableName); err != nil {
+		b.Fatal(err)
+	}
+	env := map[string]string{"DYNAMODB_ENDPOINT": ddb, "OPENAI_BASE_URL": model, "OPENAI_API_KEY": "sk-bench"}
 	counter := &dynamostore.Counter{}
 	a, err := app.New(ctx, app.Options{Getenv: func(k string) string { return env[k] }, Counter: counter,
-		Logger: newTestLogger(&logBuffer{})})
+		Logger: newTestLogger(&logBuffer{}), ModelsFromEnv: withmodels.FromEnv})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +58,7 @@ func benchApp(b *testing.B) (*app.App, *dynamostore.Counter, *fakemodel.Server) 
 	if _, err := a.Service.CreateAgent(ctx, "acme", ag); err != nil {
 		b.Fatal(err)
 	}
-	return a, counter, fake
+	return a, counter
 }
 
 func executeEvent(b *testing.B) events.APIGatewayV2HTTPRequest {
@@ -70,9 +75,11 @@ func executeEvent(b *testing.B) events.APIGatewayV2HTTPRequest {
 
 // BenchmarkExecuteHandler: one execute per op through the execute
 // function's handler (the code Lambda runs), with the DynamoDB requests per
-// op (counted by a client middleware) and the allocations per op.
+// op (counted by a client middleware) and the allocations per op of this
+// process: handler, service, SDK and provider clients (the servers run in
+// child processes).
 func BenchmarkExecuteHandler(b *testing.B) {
-	a, counter, _ := benchApp(b)
+	a, counter := benchApp(b)
 	h := a.Handler(api.FnExecute)
 	ev := executeEvent(b)
 	ctx := context.Background()
@@ -151,8 +158,10 @@ func BenchmarkExecuteOverhead(b *testing.B) {
 }
 
 // BenchmarkColdStart starts each function's bootstrap under the runtime
-// emulator and measures process start to first response, and reports the
+// emulator and measures emulator start to first response, and reports the
 // size of its linux/arm64 stripped build (bin/lambda, from `make build`).
+// "baseline-hello" is the smallest aws-lambda-go function, measured in the
+// same run: the emulator's and the process's own share of the time.
 func BenchmarkColdStart(b *testing.B) {
 	rie := rieBinary(b)
 	emb, _ := embeddedTable(b, "tenancy-cold")
@@ -160,13 +169,22 @@ func BenchmarkColdStart(b *testing.B) {
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_REGION=us-east-1"}
 	cheap := map[string]string{api.FnTenants: "reports.json", api.FnAgents: "reports.json", api.FnExecute: "reports.json",
 		api.FnReports: "reports.json", api.FnReset: "reset.json", api.FnAuthorizer: "authorizer.json"}
-	for _, fn := range api.Functions {
+	hello := filepath.Join(b.TempDir(), "hello", "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", hello, "./tests/testdata/hello")
+	build.Dir, build.Env = repoRoot(b), append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building the baseline: %v\n%s", err, out)
+	}
+	for _, fn := range append([]string{"baseline-hello"}, api.Functions...) {
 		b.Run(fn, func(b *testing.B) {
-			event, err := os.ReadFile(filepath.Join(repoRoot(b), "events", cheap[fn]))
+			boot, name := hello, "reset.json"
+			if fn != "baseline-hello" {
+				boot, name = bootstrap(b, fn), cheap[fn]
+			}
+			event, err := os.ReadFile(filepath.Join(repoRoot(b), "events", name))
 			if err != nil {
 				b.Fatal(err)
 			}
-			boot := bootstrap(b, fn)
 			var total time.Duration
 			for i := 0; i < b.N; i++ {
 				e := startEmulated(b, rie, boot, env)
