@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -188,10 +187,7 @@ func BenchmarkColdStart(b *testing.B) {
 			var total time.Duration
 			for i := 0; i < b.N; i++ {
 				e := startEmulated(b, rie, boot, env)
-				resp, err := http.Post(e.url, "application/json", bytes.NewReader(event))
-				if err != nil {
-					b.Fatal(err)
-				}
+				resp := e.post(b, event)
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				total += time.Since(e.started)

@@ -169,12 +169,25 @@ func startEmulated(t testing.TB, rie, boot string, env []string) *emulated {
 	}
 }
 
+// post sends an event, retrying a connection the emulator refused or reset
+// while starting (seen about once in 200 starts on a loaded machine).
+func (e *emulated) post(t testing.TB, event []byte) *http.Response {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		resp, err := http.Post(e.url, "application/json", bytes.NewReader(event))
+		if err == nil {
+			return resp
+		}
+		if attempt == 4 {
+			t.Fatalf("%v\n%s", err, e.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (e *emulated) invoke(t testing.TB, event []byte) []byte {
 	t.Helper()
-	resp, err := http.Post(e.url, "application/json", bytes.NewReader(event))
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := e.post(t, event)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
