@@ -362,7 +362,7 @@ func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 	for _, d := range days {
 		byModel, _ := json.Marshal(d.ByModel)
 		_ = w.Write([]string{d.Date, strconv.FormatInt(d.Queries, 10), d.Cost.Decimal(),
-			strconv.FormatInt(d.InputTokens, 10), strconv.FormatInt(d.OutputTokens, 10),
+			strconv.FormatInt(d.Input, 10), strconv.FormatInt(d.Output, 10),
 			strconv.FormatInt(d.CacheRead, 10), strconv.FormatInt(d.CacheWrite, 10),
 			strconv.FormatInt(d.FailedCalls, 10), d.Unsettled.Decimal(), strings.Join(d.PriceVersions, " "), string(byModel)})
 	}

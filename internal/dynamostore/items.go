@@ -386,8 +386,8 @@ func decodeDay(item map[string]types.AttributeValue) (tenancy.DayUsage, error) {
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return tenancy.DayUsage{}, tenancy.Unavailable(err)
 	}
-	d := tenancy.DayUsage{Date: it.Date, Queries: it.Queries, Cost: tenancy.Money(it.Spent), InputTokens: it.In,
-		OutputTokens: it.Out, CacheRead: it.CR, CacheWrite: it.CW, FailedCalls: it.Failed,
+	d := tenancy.DayUsage{Date: it.Date, Queries: it.Queries, Cost: tenancy.Money(it.Spent),
+		Tokens: tenancy.Tokens{Input: it.In, Output: it.Out, CacheRead: it.CR, CacheWrite: it.CW}, FailedCalls: it.Failed,
 		Unsettled: tenancy.Money(it.Reserved), ByModel: byModel(item)}
 	d.PriceVersions, _ = priceVersions(item)
 	return d, nil

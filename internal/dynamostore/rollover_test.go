@@ -40,8 +40,8 @@ func (v *env) history(from, to string) []tenancy.DayUsage {
 }
 
 func day(date string, n int64) tenancy.DayUsage {
-	return tenancy.DayUsage{Date: date, Queries: n, Cost: tenancy.Money(n) * costNanos, InputTokens: 1000 * n,
-		OutputTokens: 500 * n, ByModel: claudeDay(n), PriceVersions: []string{"builtin-2026-11"}}
+	return tenancy.DayUsage{Date: date, Queries: n, Cost: tenancy.Money(n) * costNanos,
+		Tokens: tenancy.Tokens{Input: 1000 * n, Output: 500 * n}, ByModel: claudeDay(n), PriceVersions: []string{"builtin-2026-11"}}
 }
 
 func wantDays(t *testing.T, got []tenancy.DayUsage, want ...tenancy.DayUsage) {

@@ -119,10 +119,7 @@ func (s *Service) History(ctx context.Context, tenantID, from, to string) ([]Day
 func MergeDays(a, b DayUsage) DayUsage {
 	a.Queries += b.Queries
 	a.Cost += b.Cost
-	a.InputTokens += b.InputTokens
-	a.OutputTokens += b.OutputTokens
-	a.CacheRead += b.CacheRead
-	a.CacheWrite += b.CacheWrite
+	a.Tokens = a.Tokens.Plus(b.Tokens)
 	a.FailedCalls += b.FailedCalls
 	a.Unsettled += b.Unsettled
 	if a.ByModel == nil {
@@ -130,13 +127,7 @@ func MergeDays(a, b DayUsage) DayUsage {
 	}
 	for m, u := range b.ByModel {
 		x := a.ByModel[m]
-		x.Queries += u.Queries
-		x.Input += u.Input
-		x.Output += u.Output
-		x.CacheRead += u.CacheRead
-		x.CacheWrite += u.CacheWrite
-		x.Cost += u.Cost
-		a.ByModel[m] = x
+		a.ByModel[m] = ModelUsage{Queries: x.Queries + u.Queries, Tokens: x.Tokens.Plus(u.Tokens), Cost: x.Cost + u.Cost}
 	}
 	a.PriceVersions = mergeSorted(a.PriceVersions, b.PriceVersions)
 	return a
@@ -150,8 +141,7 @@ func mergeSorted(a, b []string) []string {
 
 // WindowDay turns the live window into a history entry.
 func WindowDay(w Window) DayUsage {
-	d := DayUsage{Date: w.Day, Queries: w.Queries, Cost: w.Spent, InputTokens: w.Tokens.Input,
-		OutputTokens: w.Tokens.Output, CacheRead: w.Tokens.CacheRead, CacheWrite: w.Tokens.CacheWrite,
+	d := DayUsage{Date: w.Day, Queries: w.Queries, Cost: w.Spent, Tokens: w.Tokens,
 		FailedCalls: w.FailedCalls, Unsettled: w.Reserved, ByModel: map[string]ModelUsage{}}
 	for m, u := range w.ByModel {
 		d.ByModel[m] = u

@@ -94,13 +94,10 @@ type OpenCall struct {
 
 // DayUsage is one day of billing history.
 type DayUsage struct {
-	Date          string                `json:"date"`
-	Queries       int64                 `json:"queries"`
-	Cost          Money                 `json:"cost_usd"`
-	InputTokens   int64                 `json:"input_tokens"`
-	OutputTokens  int64                 `json:"output_tokens"`
-	CacheRead     int64                 `json:"cache_read_tokens"`
-	CacheWrite    int64                 `json:"cache_write_tokens"`
+	Date    string `json:"date"`
+	Queries int64  `json:"queries"`
+	Cost    Money  `json:"cost_usd"`
+	Tokens
 	FailedCalls   int64                 `json:"failed_calls"`
 	Unsettled     Money                 `json:"unsettled_reserved_usd"`
 	ByModel       map[string]ModelUsage `json:"by_model"`
@@ -110,7 +107,7 @@ type DayUsage struct {
 // Empty reports whether a day has no usage at all.
 func (d DayUsage) Empty() bool {
 	return d.Queries == 0 && d.Cost == 0 && d.FailedCalls == 0 && d.Unsettled == 0 &&
-		d.InputTokens == 0 && d.OutputTokens == 0
+		d.Tokens == (Tokens{})
 }
 
 // DayKey is the UTC day of t, YYYY-MM-DD.

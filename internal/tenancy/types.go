@@ -234,6 +234,12 @@ type Tokens struct {
 	CacheWrite int64 `json:"cache_write_tokens"`
 }
 
+// Plus is the sum of two token counts.
+func (t Tokens) Plus(o Tokens) Tokens {
+	return Tokens{Input: t.Input + o.Input, Output: t.Output + o.Output,
+		CacheRead: t.CacheRead + o.CacheRead, CacheWrite: t.CacheWrite + o.CacheWrite}
+}
+
 // ModelUsage is one model's share of a day.
 type ModelUsage struct {
 	Queries int64 `json:"queries"`
