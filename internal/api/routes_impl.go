@@ -127,12 +127,7 @@ func (h *Handler) listTenants(ctx context.Context, r *request) (int, any, error)
 }
 
 func (h *Handler) getTenant(ctx context.Context, r *request) (int, any, error) {
-	id := r.param("tenant_id")
-	t, err := h.deps.Service.GetTenant(ctx, id)
-	if err != nil {
-		return 0, nil, err
-	}
-	agents, err := h.deps.Service.ListAgents(ctx, id)
+	t, agents, err := h.deps.Service.DescribeTenant(ctx, r.param("tenant_id"))
 	if err != nil {
 		return 0, nil, err
 	}

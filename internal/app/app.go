@@ -75,7 +75,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := loadCatalog(o.Getenv)
+	cat, err := catalog.Load(o.Getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/openclaw/tenancy/internal/catalog"
 	"github.com/openclaw/tenancy/internal/dynamostore"
 	"github.com/openclaw/tenancy/internal/provider"
 )
@@ -18,8 +17,6 @@ func newDB(ctx context.Context, endpoint string, counter *dynamostore.Counter, e
 	}
 	return dynamostore.NewClient(ctx, endpoint, opts...)
 }
-
-func loadCatalog(getenv func(string) string) (*catalog.Catalog, error) { return catalog.Load(getenv) }
 
 // noModels is the router of functions that never call a model: they do
 // not link or configure the provider clients.

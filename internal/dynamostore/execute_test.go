@@ -35,8 +35,6 @@ func (v *env) acme(mutate ...func(*tenancy.TenantConfig)) tenancy.Agent {
 
 func TestReserveIsTheWorstCase(t *testing.T) {
 	eq(t, "input bound", tenancy.InputBound(prompt, query), 115)
-	v := &env{}
-	_ = v
 	m, _ := newEnv(t, engines[0]).svc.Catalog().Lookup("claude-sonnet-4-20250514")
 	eq(t, "reserve", tenancy.Reserve(m.Price, prompt, query, 1024), reserveNanos)
 	eq(t, "cost", tenancy.Money(m.Price.Cost(provider.Usage{InputTokens: 1000, OutputTokens: 500})), costNanos)

@@ -55,16 +55,23 @@ func (s *Store) getTenantItem(ctx context.Context, tenantID string) (map[string]
 	return out.Item, nil
 }
 
-// GetTenant implements tenancy.Store.
-func (s *Store) GetTenant(ctx context.Context, tenantID string) (tenancy.Tenant, error) {
+// readTenant reads and decodes the tenant item (strongly consistent), with
+// its raw form; TenantNotFound when there is none.
+func (s *Store) readTenant(ctx context.Context, tenantID string) (tenancy.Tenant, tenantItem, map[string]types.AttributeValue, error) {
 	item, err := s.getTenantItem(ctx, tenantID)
 	if err != nil {
-		return tenancy.Tenant{}, err
+		return tenancy.Tenant{}, tenantItem{}, nil, err
 	}
 	if item == nil {
-		return tenancy.Tenant{}, tenancy.TenantNotFound(tenantID)
+		return tenancy.Tenant{}, tenantItem{}, nil, tenancy.TenantNotFound(tenantID)
 	}
-	t, _, err := decodeTenant(item)
+	t, it, err := decodeTenant(item)
+	return t, it, item, err
+}
+
+// GetTenant implements tenancy.Store.
+func (s *Store) GetTenant(ctx context.Context, tenantID string) (tenancy.Tenant, error) {
+	t, _, _, err := s.readTenant(ctx, tenantID)
 	return t, err
 }
 
@@ -165,14 +172,7 @@ func (s *Store) batchGetTenants(ctx context.Context, ids []string) ([]tenancy.Te
 // changed cap moves d_budget by the difference in the same write.
 func (s *Store) UpdateTenant(ctx context.Context, tenantID string, now time.Time, change func(*tenancy.TenantConfig) error) (tenancy.Tenant, error) {
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		item, err := s.getTenantItem(ctx, tenantID)
-		if err != nil {
-			return tenancy.Tenant{}, err
-		}
-		if item == nil {
-			return tenancy.Tenant{}, tenancy.TenantNotFound(tenantID)
-		}
-		t, it, err := decodeTenant(item)
+		t, it, _, err := s.readTenant(ctx, tenantID)
 		if err != nil {
 			return tenancy.Tenant{}, err
 		}

@@ -233,14 +233,7 @@ var zeroedCounters = []string{"d_queries", "d_failed", "d_spent", "d_in", "d_out
 func (s *Store) Rollover(ctx context.Context, tenantID string, now time.Time, manual bool) (bool, error) {
 	today := tenancy.DayKey(now)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		item, err := s.getTenantItem(ctx, tenantID)
-		if err != nil {
-			return false, err
-		}
-		if item == nil {
-			return false, tenancy.TenantNotFound(tenantID)
-		}
-		_, it, err := decodeTenant(item)
+		_, it, item, err := s.readTenant(ctx, tenantID)
 		if err != nil {
 			return false, err
 		}
@@ -320,14 +313,7 @@ func (s *Store) History(ctx context.Context, tenantID, from, to string) ([]tenan
 		return nil, err
 	}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		item, err := s.getTenantItem(ctx, tenantID)
-		if err != nil {
-			return nil, err
-		}
-		if item == nil {
-			return nil, tenancy.TenantNotFound(tenantID)
-		}
-		t, it, err := decodeTenant(item)
+		t, it, _, err := s.readTenant(ctx, tenantID)
 		if err != nil {
 			return nil, err
 		}

@@ -190,6 +190,16 @@ func (s *Service) GetAgent(ctx context.Context, tenantID, agentID string) (Agent
 	return a, err
 }
 
+// DescribeTenant returns a tenant with its agents (two reads).
+func (s *Service) DescribeTenant(ctx context.Context, tenantID string) (Tenant, []Agent, error) {
+	t, err := s.GetTenant(ctx, tenantID)
+	if err != nil {
+		return Tenant{}, nil, err
+	}
+	agents, err := s.store.ListAgents(ctx, tenantID)
+	return t, agents, err
+}
+
 // ListAgents lists a tenant's agents.
 func (s *Service) ListAgents(ctx context.Context, tenantID string) ([]Agent, error) {
 	if err := CheckTenantID(tenantID); err != nil {
