@@ -38,7 +38,7 @@ func fuzzServer(f *testing.F) http.Handler {
 		for _, fn := range api.Functions {
 			handlers[fn] = loc.App.Handler(fn)
 		}
-		fuzzSrv = localapi.New(handlers, loc.App.Authorizer(adminKey), loc.App.Logger)
+		fuzzSrv = localapi.New(handlers, loc.App.Authorizer(loc.AdminKeys), loc.App.Logger)
 		for _, r := range []struct{ path, body string }{
 			{"/tenants", `{"tenant_id":"acme","max_agents":3}`},
 			{"/tenants/acme/agents", `{"agent_id":"support"}`},

@@ -205,7 +205,8 @@ func TestLambdaBinariesUnderEmulator(t *testing.T) {
 	}
 	rie := rieBinary(t)
 	emb, _ := embeddedTable(t, "tenancy-rie")
-	env := []string{"TENANCY_TABLE=tenancy-rie", "DYNAMODB_ENDPOINT=" + emb.URL, "TENANCY_ADMIN_KEY=local-admin-key",
+	// Two admin keys, as during a rotation; the events use the second.
+	env := []string{"TENANCY_TABLE=tenancy-rie", "DYNAMODB_ENDPOINT=" + emb.URL, "TENANCY_ADMIN_KEY=next-admin-key,local-admin-key",
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=30", "AWS_REGION=us-east-1"}
 
 	fns := map[string]*emulated{}

@@ -9,17 +9,16 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/openclaw/tenancy/internal/app"
-	"github.com/openclaw/tenancy/internal/schema"
-	"github.com/openclaw/tenancy/internal/secrets"
+	"github.com/openclaw/tenancy/internal/app/adminkeys"
 )
 
 func main() {
 	ctx := context.Background()
 	a := app.Must(ctx, app.Options{})
-	key, err := secrets.FromEnv(ctx, os.Getenv, schema.EnvAdminKey, schema.EnvAdminKeySecret)
+	h, err := adminkeys.Authorizer(ctx, a, os.Getenv, nil)
 	if err != nil {
-		slog.Error("cold start failed: no admin key", "error", err)
+		slog.Error("cold start failed: no admin keys", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start(a.Authorizer(key).Handle)
+	lambda.Start(h.Handle)
 }

@@ -126,9 +126,10 @@ func (a *App) Handler(function string) *api.Handler {
 		Idem: &api.Idempotency{Store: a.Store, Clock: a.Clock}})
 }
 
-// Authorizer is the Lambda authorizer for an admin key.
-func (a *App) Authorizer(adminKey string) *api.AuthorizerHandler {
-	return &api.AuthorizerHandler{Auth: auth.NewAuthorizer(adminKey, a.Store), Logger: a.Logger}
+// Authorizer is the Lambda authorizer accepting any of adminKeys as the
+// admin key.
+func (a *App) Authorizer(adminKeys []string) *api.AuthorizerHandler {
+	return &api.AuthorizerHandler{Auth: auth.NewAuthorizer(adminKeys, a.Store), Logger: a.Logger}
 }
 
 // Reset is the handler of the scheduled daily reset. A tenant that failed

@@ -22,13 +22,16 @@ const DefaultListen = "127.0.0.1:3000"
 
 // Local is a running local API.
 type Local struct {
-	URL      string
-	AdminKey string
-	App      *app.App
-	Embedded *ddblocal.Embedded // nil with DYNAMODB_ENDPOINT
-	srv      *http.Server
-	l        net.Listener
-	emb      *ddblocal.Embedded
+	URL string
+	// AdminKey is the first of AdminKeys, the admin keys the API accepts
+	// (TENANCY_ADMIN_KEY, comma-separated, or one generated key).
+	AdminKey  string
+	AdminKeys []string
+	App       *app.App
+	Embedded  *ddblocal.Embedded // nil with DYNAMODB_ENDPOINT
+	srv       *http.Server
+	l         net.Listener
+	emb       *ddblocal.Embedded
 }
 
 // Options for Start beyond the environment.
@@ -42,6 +45,17 @@ type Options struct {
 func Start(ctx context.Context, o Options) (*Local, error) {
 	getenv := o.App.Getenv
 	loc := &Local{}
+	generated := getenv(schema.EnvAdminKey) == ""
+	if generated {
+		loc.AdminKeys = []string{"adm_" + auth.NewKey()[len(auth.KeyPrefix):]}
+	} else {
+		keys, err := auth.ParseAdminKeys(getenv(schema.EnvAdminKey))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", schema.EnvAdminKey, err)
+		}
+		loc.AdminKeys = keys
+	}
+	loc.AdminKey = loc.AdminKeys[0]
 	endpoint, where := getenv(schema.EnvEndpoint), ""
 	if endpoint == "" {
 		emb, err := ddblocal.StartEmbedded("")
@@ -78,11 +92,6 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 		loc.Close()
 		return nil, err
 	}
-	loc.AdminKey = getenv(schema.EnvAdminKey)
-	generated := loc.AdminKey == ""
-	if generated {
-		loc.AdminKey = "adm_" + auth.NewKey()[len(auth.KeyPrefix):]
-	}
 	handlers := map[string]*api.Handler{}
 	for _, fn := range api.Functions {
 		handlers[fn] = a.Handler(fn)
@@ -97,14 +106,14 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	loc.l, loc.URL = l, "http://"+l.Addr().String()
-	loc.srv = &http.Server{Handler: New(handlers, a.Authorizer(loc.AdminKey), a.Logger), ReadHeaderTimeout: 10 * time.Second}
+	loc.srv = &http.Server{Handler: New(handlers, a.Authorizer(loc.AdminKeys), a.Logger), ReadHeaderTimeout: 10 * time.Second}
 	if o.Out != nil {
 		fmt.Fprintf(o.Out, "API:      %s\n", loc.URL)
 		fmt.Fprintf(o.Out, "Database: %s, table %q\n", where, a.Table)
 		if generated {
 			fmt.Fprintf(o.Out, "Admin key (generated; set %s to choose one): %s\n", schema.EnvAdminKey, loc.AdminKey)
 		} else {
-			fmt.Fprintf(o.Out, "Admin key: from %s\n", schema.EnvAdminKey)
+			fmt.Fprintf(o.Out, "Admin keys: %d from %s\n", len(loc.AdminKeys), schema.EnvAdminKey)
 		}
 		for _, line := range app.DescribeModels(a) {
 			fmt.Fprintf(o.Out, "Models:   %s\n", line)

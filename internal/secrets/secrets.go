@@ -74,20 +74,3 @@ func GetJSON(ctx context.Context, client API, name string, v any) error {
 	}
 	return nil
 }
-
-// FromEnv returns the value of the env var valueEnv when it is set (local
-// runs), else the secret named by the env var secretEnv (AWS), read once.
-func FromEnv(ctx context.Context, getenv func(string) string, valueEnv, secretEnv string) (string, error) {
-	if v := getenv(valueEnv); v != "" {
-		return v, nil
-	}
-	name := getenv(secretEnv)
-	if name == "" {
-		return "", fmt.Errorf("set %s or %s", valueEnv, secretEnv)
-	}
-	c, err := NewClient(ctx)
-	if err != nil {
-		return "", err
-	}
-	return GetString(ctx, c, name)
-}
