@@ -11,14 +11,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/app"
 	"github.com/openclaw/tenancy/internal/clock"
 	"github.com/openclaw/tenancy/internal/localapi"
@@ -27,47 +24,12 @@ import (
 
 const adminKey = "test-admin-key"
 
-// seen records every (route, status) the tests observed, to check the
-// OpenAPI document against them.
-var seen = struct {
-	sync.Mutex
-	m map[string]map[int]bool
-}{m: map[string]map[int]bool{}}
-
 func TestMain(m *testing.M) {
 	if serveChild() { // this process is a benchmark's out-of-process server
 		return
 	}
-	code := m.Run()
-	if code == 0 {
-		if err := checkStatusesDocumented(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func checkStatusesDocumented() error {
-	doc := api.OpenAPI()
-	paths := doc["paths"].(map[string]any)
-	var missing []string
-	seen.Lock()
-	defer seen.Unlock()
-	for key, statuses := range seen.m {
-		method, path, _ := strings.Cut(key, " ")
-		op := paths[path].(map[string]any)[strings.ToLower(method)].(map[string]any)
-		for st := range statuses {
-			if _, ok := op["responses"].(map[string]any)[strconv.Itoa(st)]; !ok {
-				missing = append(missing, fmt.Sprintf("%s -> %d", key, st))
-			}
-		}
-	}
-	sort.Strings(missing)
-	if len(missing) > 0 {
-		return fmt.Errorf("statuses returned but not in the OpenAPI document: %v", missing)
-	}
-	return nil
+	installContract()
+	os.Exit(m.Run())
 }
 
 // fixedModel answers every call with the same usage: 1000 input and 500
@@ -153,6 +115,7 @@ func newServer(t *testing.T, withFixedModel bool, configure ...func(*app.Options
 		loc.Close()
 	})
 	s.url, s.loc = loc.URL, loc
+	contract.validate(t, s.url)
 	return s
 }
 
@@ -226,14 +189,6 @@ func (s *server) do(method, path, key string, body any) resp {
 		if err := dec.Decode(&r.body); err != nil {
 			s.t.Fatalf("%s %s: bad JSON %q: %v", method, path, raw, err)
 		}
-	}
-	if rt, _, ok := localapi.Match(method, strings.SplitN(path, "?", 2)[0]); ok {
-		seen.Lock()
-		if seen.m[rt.RouteKey()] == nil {
-			seen.m[rt.RouteKey()] = map[int]bool{}
-		}
-		seen.m[rt.RouteKey()][r.status] = true
-		seen.Unlock()
 	}
 	return r
 }

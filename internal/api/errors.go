@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
@@ -52,6 +53,24 @@ var statusOf = map[tenancy.Code]int{
 	tenancy.CodeModelNotAllowed: http.StatusForbidden,
 	tenancy.CodeToolNotAllowed:  http.StatusForbidden,
 	tenancy.CodeUnavailable:     http.StatusServiceUnavailable,
+}
+
+// ErrorCode is the machine-readable code of an error response.
+type ErrorCode string
+
+// httpCodes are the codes the HTTP layer answers besides the domain's.
+var httpCodes = []string{"unauthorized", "forbidden", "not_found", "payload_too_large", "internal_error",
+	"provider_timeout", "provider_error", "idempotency_key_reused", "idempotency_in_progress"}
+
+// ErrorCodes lists every code an error response may carry, sorted: the
+// domain's (statusOf) and the HTTP layer's. The API document's enum.
+func ErrorCodes() []string {
+	codes := append([]string{}, httpCodes...)
+	for c := range statusOf {
+		codes = append(codes, string(c))
+	}
+	sort.Strings(codes)
+	return codes
 }
 
 // problem is an error as the client sees it.

@@ -2,211 +2,496 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
-	"strconv"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
+	"time"
+	"unicode"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3gen"
+
+	"github.com/openclaw/tenancy/internal/provider"
+	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
-// operation documents one route. The OpenAPI document is built from Routes
-// and this table; a test checks both against each other and against the
-// statuses the end-to-end tests observe.
-type operation struct {
-	summary  string
-	request  string // component schema of the JSON body, "" for none
-	response string // component schema of the success body, "" for none
-	success  int
-	errors   []int
-	query    []string // query string parameters
+// Doc documents one route for the OpenAPI document. Its schemas are
+// generated from the Go types the handler decodes and encodes, so they cannot
+// drift from them. Every route in Routes has one (a test checks it).
+type Doc struct {
+	ID       string // operationId (the generated client's method name)
+	Summary  string
+	Request  any  // a value of the type the handler decodes the JSON body into; nil: none
+	Optional bool // the body may be omitted
+	Response any  // a value of the type the handler encodes on success; nil: no body
+	Status   int  // the success status
+	Text     []string
+	// Text lists other media types of the success body, as text ("text/csv").
+	Errors     []int   // statuses only this route has (409, 429, 502...); the rest follow from the route
+	Query      []Param // query string parameters
+	Idempotent bool    // accepts Idempotency-Key; a replay answers Idempotent-Replayed: true
+	RetryAfter bool    // its 429 always carries Retry-After
 }
 
-var common = []int{400, 401, 403, 404, 503}
+// Param is a query string parameter.
+type Param struct {
+	Name, Description string
+	Schema            *openapi3.Schema
+}
 
-var operations = map[string]operation{
-	"POST /tenants":                                 {"Register a tenant", "TenantInput", "Tenant", 201, []int{400, 401, 403, 409, 413, 503}, nil},
-	"GET /tenants":                                  {"List tenants (paged)", "", "TenantList", 200, []int{400, 401, 403, 503}, []string{"limit", "next_token"}},
-	"GET /tenants/{tenant_id}":                      {"Get a tenant with its agent ids", "", "Tenant", 200, common, nil},
-	"PATCH /tenants/{tenant_id}":                    {"Update a tenant's config", "TenantPatch", "Tenant", 200, append(common, 413), nil},
-	"POST /tenants/{tenant_id}/deactivate":          {"Deactivate a tenant (blocks executions)", "", "Tenant", 200, common, nil},
-	"POST /tenants/{tenant_id}/activate":            {"Activate a tenant", "", "Tenant", 200, common, nil},
-	"POST /tenants/{tenant_id}/reset":               {"Reset today's usage (archived to history first)", "", "UsageReport", 200, common, nil},
-	"POST /tenants/{tenant_id}/keys":                {"Create a tenant API key (shown once)", "", "Key", 201, common, nil},
-	"DELETE /tenants/{tenant_id}/keys/{key_id}":     {"Revoke a tenant API key", "", "", 204, common, nil},
-	"POST /tenants/{tenant_id}/agents":              {"Create an agent", "AgentInput", "Agent", 201, []int{400, 401, 403, 404, 409, 413, 429, 503}, nil},
-	"GET /tenants/{tenant_id}/agents":               {"List a tenant's agents", "", "AgentList", 200, common, nil},
-	"GET /tenants/{tenant_id}/agents/{agent_id}":    {"Get an agent (by short id)", "", "Agent", 200, common, nil},
-	"DELETE /tenants/{tenant_id}/agents/{agent_id}": {"Delete an agent", "", "", 204, common, nil},
-	"POST /tenants/{tenant_id}/agents/{agent_id}/execute": {"Execute an agent with quota enforcement", "ExecuteInput", "ExecuteResult", 200,
-		[]int{400, 401, 403, 404, 409, 413, 422, 429, 502, 503, 504}, nil},
-	"POST /tenants/{tenant_id}/chat": {"The seed's SaaS chat route", "ChatInput", "ChatResponse", 200,
-		[]int{400, 401, 403, 404, 409, 413, 422, 429, 502, 503, 504}, []string{"query", "agent_id"}},
-	"GET /tenants/{tenant_id}/usage":         {"Usage report", "", "UsageReport", 200, common, nil},
-	"GET /tenants/{tenant_id}/usage/history": {"Daily usage history (JSON or CSV)", "", "History", 200, common, []string{"from", "to", "format"}},
-	"GET /openapi.json":                      {"This document", "", "", 200, nil, nil},
+// docs documents every route, by route key.
+var docs = map[string]Doc{
+	"POST /tenants": {ID: "registerTenant", Summary: "Register a tenant (defaults from the seed)",
+		Request: registerBody{}, Response: TenantView{}, Status: 201, Errors: []int{409}},
+	"GET /tenants": {ID: "listTenants", Summary: "List tenants in id order (paged)",
+		Response: TenantList{}, Status: 200, Query: []Param{
+			{"limit", "page size", intRange(1, tenancy.MaxPageSize)},
+			{"next_token", "the next_token of the previous page", openapi3.NewStringSchema()}}},
+	"GET /tenants/{tenant_id}": {ID: "getTenant", Summary: "Get a tenant with its agent ids",
+		Response: TenantView{}, Status: 200},
+	"PATCH /tenants/{tenant_id}": {ID: "updateTenant", Summary: "Update a tenant's config (only the fields sent)",
+		Request: tenancy.TenantPatch{}, Response: TenantView{}, Status: 200},
+	"POST /tenants/{tenant_id}/deactivate": {ID: "deactivateTenant", Summary: "Deactivate a tenant (blocks executions)",
+		Response: TenantView{}, Status: 200, Errors: []int{413}},
+	"POST /tenants/{tenant_id}/activate": {ID: "activateTenant", Summary: "Activate a tenant",
+		Response: TenantView{}, Status: 200, Errors: []int{413}},
+	"POST /tenants/{tenant_id}/reset": {ID: "resetTenantUsage", Summary: "Reset today's usage (archived to the history first)",
+		Response: tenancy.UsageReport{}, Status: 200, Errors: []int{413}},
+	"POST /tenants/{tenant_id}/keys": {ID: "createTenantKey", Summary: "Create a tenant API key (shown once)",
+		Response: KeyView{}, Status: 201, Errors: []int{413}},
+	"DELETE /tenants/{tenant_id}/keys/{key_id}": {ID: "revokeTenantKey", Summary: "Revoke a tenant API key",
+		Status: 204},
+	"POST /tenants/{tenant_id}/agents": {ID: "createAgent", Summary: "Create an agent (within max_agents)",
+		Request: agentBody{}, Response: AgentView{}, Status: 201, Errors: []int{409, 429}},
+	"GET /tenants/{tenant_id}/agents": {ID: "listAgents", Summary: "List a tenant's agents",
+		Response: AgentList{}, Status: 200},
+	"GET /tenants/{tenant_id}/agents/{agent_id}": {ID: "getAgent", Summary: "Get an agent (by short id)",
+		Response: AgentView{}, Status: 200},
+	"DELETE /tenants/{tenant_id}/agents/{agent_id}": {ID: "deleteAgent", Summary: "Delete an agent",
+		Status: 204},
+	"POST /tenants/{tenant_id}/agents/{agent_id}/execute": {ID: "executeAgent", Summary: "Execute an agent with quota enforcement",
+		Request: executeBody{}, Response: tenancy.Result{}, Status: 200, Errors: []int{429, 502, 504},
+		Idempotent: true, RetryAfter: true},
+	"POST /tenants/{tenant_id}/chat": {ID: "chat", Summary: "The seed's SaaS chat route (query and agent_id from the query string or the body; the body wins)",
+		Request: chatBody{}, Optional: true, Response: ChatResponse{}, Status: 200, Errors: []int{429, 502, 504},
+		Idempotent: true, RetryAfter: true, Query: []Param{
+			{"query", "the question (required here or in the body)", openapi3.NewStringSchema().WithMaxLength(tenancy.MaxQueryBytes)},
+			{"agent_id", "the agent's short id (default support)", openapi3.NewStringSchema().WithPattern(tenancy.AgentIDPattern())}}},
+	"GET /tenants/{tenant_id}/usage": {ID: "getUsage", Summary: "Usage report (today, this hour, lifetime)",
+		Response: tenancy.UsageReport{}, Status: 200},
+	"GET /tenants/{tenant_id}/usage/history": {ID: "getUsageHistory", Summary: "Daily usage history (JSON, or CSV with format=csv)",
+		Response: History{}, Text: []string{"text/csv"}, Status: 200, Query: []Param{
+			{"from", "first day (default: 29 days before to)", openapi3.NewStringSchema().WithFormat("date")},
+			{"to", "last day (default: today, UTC)", openapi3.NewStringSchema().WithFormat("date")},
+			{"format", "json (default) or csv", openapi3.NewStringSchema().WithEnum("json", "csv")}}},
+	"GET /openapi.json": {ID: "getOpenAPI", Summary: "This document",
+		Response: map[string]any{}, Status: 200},
+}
+
+func intRange(lo, hi int) *openapi3.Schema {
+	return openapi3.NewIntegerSchema().WithMin(float64(lo)).WithMax(float64(hi))
+}
+
+// KeyIDPattern is the form of a tenant key's id (16 hex digits).
+const KeyIDPattern = `^[0-9a-f]{16}$`
+
+// pathParams are the schemas of the path parameters, by name.
+var pathParams = map[string]*openapi3.Schema{
+	"tenant_id": openapi3.NewStringSchema().WithPattern(tenancy.TenantIDPattern()),
+	"agent_id":  openapi3.NewStringSchema().WithPattern(tenancy.AgentIDPattern()),
+	"key_id":    openapi3.NewStringSchema().WithPattern(KeyIDPattern),
+}
+
+// Servers are the API's base URLs: the local server and a deployed stage
+// (the HTTP API's $default stage).
+var Servers = openapi3.Servers{
+	{URL: "http://127.0.0.1:3000", Description: "make run (local)"},
+	{URL: "https://{api_id}.execute-api.{region}.amazonaws.com", Description: "a deployed stack (output ApiUrl)",
+		Variables: map[string]*openapi3.ServerVariable{
+			"api_id": {Default: "abcdef1234", Description: "the HTTP API's id"},
+			"region": {Default: "us-east-1", Description: "the stack's region"}}},
 }
 
 var (
 	openAPIOnce sync.Once
-	openAPIDoc  map[string]any
+	openAPIDoc  *openapi3.T
+	openAPIJSON []byte
+	openAPIErr  error
 )
 
-// OpenAPI returns the OpenAPI 3 document of the API.
-func OpenAPI() map[string]any {
-	openAPIOnce.Do(func() { openAPIDoc = buildOpenAPI() })
-	return openAPIDoc
+// OpenAPI returns the OpenAPI 3 document of the API, built from Routes and
+// docs. Its schemas are references into Components (see OpenAPIJSON for the
+// document as served).
+func OpenAPI() (*openapi3.T, error) {
+	openAPIOnce.Do(func() {
+		openAPIDoc, openAPIErr = buildOpenAPI()
+		if openAPIErr == nil {
+			openAPIJSON, openAPIErr = json.MarshalIndent(openAPIDoc, "", "  ")
+		}
+	})
+	return openAPIDoc, openAPIErr
+}
+
+// OpenAPIJSON is the document as GET /openapi.json serves it.
+func OpenAPIJSON() ([]byte, error) {
+	_, err := OpenAPI()
+	return openAPIJSON, err
 }
 
 func (h *Handler) openAPI(context.Context, *request) (int, any, error) {
-	return http.StatusOK, OpenAPI(), nil
+	b, err := OpenAPIJSON()
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, rawBody{contentType: "application/json", body: string(b)}, nil
 }
 
-func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
-
-func buildOpenAPI() map[string]any {
-	paths := map[string]any{}
-	for _, rt := range Routes {
-		op := operations[rt.RouteKey()]
-		item, _ := paths[rt.Path].(map[string]any)
-		if item == nil {
-			item = map[string]any{}
-			paths[rt.Path] = item
-		}
-		var params []any
-		for _, seg := range strings.Split(rt.Path, "/") {
-			if strings.HasPrefix(seg, "{") {
-				params = append(params, map[string]any{"name": strings.Trim(seg, "{}"), "in": "path", "required": true,
-					"schema": map[string]any{"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}})
-			}
-		}
-		for _, q := range op.query {
-			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": map[string]any{"type": "string"}})
-		}
-		responses := map[string]any{}
-		success := map[string]any{"description": http.StatusText(op.success)}
-		switch {
-		case op.response != "":
-			success["content"] = map[string]any{"application/json": map[string]any{"schema": ref(op.response)}}
-		case rt.Path == "/openapi.json":
-			success["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}
-		}
-		if rt.Path == "/tenants/{tenant_id}/usage/history" {
-			success["content"].(map[string]any)["text/csv"] = map[string]any{"schema": map[string]any{"type": "string"}}
-		}
-		responses[strconv.Itoa(op.success)] = success
-		for _, st := range op.errors {
-			responses[strconv.Itoa(st)] = map[string]any{"description": http.StatusText(st),
-				"content": map[string]any{"application/json": map[string]any{"schema": ref("Error")}}}
-		}
-		o := map[string]any{"summary": op.summary, "operationId": operationID(rt), "responses": responses,
-			"x-function": rt.Function}
-		if len(params) > 0 {
-			o["parameters"] = params
-		}
-		if op.request != "" {
-			o["requestBody"] = map[string]any{"required": op.request != "ChatInput",
-				"content": map[string]any{"application/json": map[string]any{"schema": ref(op.request)}}}
-		}
-		if rt.Access == Public {
-			o["security"] = []any{}
-		}
-		item[strings.ToLower(rt.Method)] = o
+// errorStatuses are the statuses a route can answer with besides success:
+// its own (Doc.Errors), and those that follow from its shape.
+func errorStatuses(rt Route, d Doc) []int {
+	set := map[int]bool{http.StatusInternalServerError: true}
+	for _, st := range d.Errors {
+		set[st] = true
 	}
-	return map[string]any{
-		"openapi": "3.0.3",
-		"info": map[string]any{"title": "Multi-tenant AI agent platform", "version": "1.0.0",
-			"description": "Tenants, namespaced agents, quotas (agents, queries per hour, spend per day), exact cost tracking in nano-USD, usage reports and billing history."},
-		"paths":    paths,
-		"security": []any{map[string]any{"bearerAuth": []any{}}},
-		"components": map[string]any{
-			"securitySchemes": map[string]any{"bearerAuth": map[string]any{"type": "http", "scheme": "bearer",
-				"description": "The admin key, or a tenant key (its own tenant's routes only)."}},
-			"schemas": schemas(),
+	hasPath := strings.Contains(rt.Path, "{")
+	if rt.Access != Public {
+		set[http.StatusUnauthorized], set[http.StatusForbidden], set[http.StatusServiceUnavailable] = true, true, true
+	}
+	if hasPath || d.Request != nil || len(d.Query) > 0 {
+		set[http.StatusBadRequest] = true
+	}
+	if hasPath {
+		set[http.StatusNotFound] = true
+	}
+	if d.Request != nil {
+		set[http.StatusRequestEntityTooLarge] = true
+	}
+	if d.Idempotent {
+		set[http.StatusConflict], set[http.StatusUnprocessableEntity] = true, true
+	}
+	var out []int
+	for st := range set {
+		out = append(out, st)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func schemaRef(name string) *openapi3.SchemaRef {
+	return openapi3.NewSchemaRef("#/components/schemas/"+name, nil)
+}
+
+func buildOpenAPI() (*openapi3.T, error) {
+	gen := newSchemaGen()
+	errRef, err := gen.response(ErrorBody{})
+	if err != nil {
+		return nil, err
+	}
+	headers := openapi3.Headers{
+		"Retry-After": {Value: &openapi3.Header{Parameter: openapi3.Parameter{Required: true,
+			Description: "Seconds until the refused call may succeed: the next hour (queries), or midnight UTC (cost)",
+			Schema:      openapi3.NewIntegerSchema().WithMin(1).NewRef()}}},
+		"Idempotent-Replayed": {Value: &openapi3.Header{Parameter: openapi3.Parameter{
+			Description: "true when this is the stored response of an earlier request with the same Idempotency-Key",
+			Schema:      openapi3.NewStringSchema().WithEnum("true").NewRef()}}},
+	}
+	doc := &openapi3.T{
+		OpenAPI: "3.0.3",
+		Info: &openapi3.Info{Title: "Multi-tenant AI agent platform", Version: "1.0.0",
+			Description: "Tenants, namespaced agents, quotas (agents, queries per hour, spend per day), exact cost tracking " +
+				"(money is an exact decimal number of USD, integer nano-USD inside), usage reports and billing history. " +
+				"In AWS, API Gateway answers some requests before this API runs: 401 {\"message\":\"Unauthorized\"} without an " +
+				"Authorization header, 429 {\"message\":\"Too Many Requests\"} when throttled, 500 {\"message\":\"Internal Server Error\"} " +
+				"when the authorizer fails."},
+		Servers:  Servers,
+		Paths:    openapi3.NewPaths(),
+		Security: openapi3.SecurityRequirements{{"bearerAuth": []string{}}},
+		Components: &openapi3.Components{
+			SecuritySchemes: openapi3.SecuritySchemes{"bearerAuth": {Value: &openapi3.SecurityScheme{Type: "http", Scheme: "bearer",
+				Description: "The admin key, or a tenant key (its own tenant's routes only)."}}},
+			Schemas: gen.schemas,
+			Headers: headers,
+			Parameters: openapi3.ParametersMap{IdempotencyHeader: {Value: openapi3.NewHeaderParameter(IdempotencyHeader).
+				WithDescription("Makes a retry safe: a retry with the same key and request returns the first response, without a second model call or charge (kept 24 h).").
+				WithSchema(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(255).WithPattern(`^[!-~]+$`))}},
 		},
 	}
+	for _, rt := range Routes {
+		d, ok := docs[rt.RouteKey()]
+		if !ok {
+			return nil, fmt.Errorf("openapi: route %s has no Doc", rt.RouteKey())
+		}
+		op, err := operation(gen, rt, d, errRef)
+		if err != nil {
+			return nil, fmt.Errorf("openapi: %s: %w", rt.RouteKey(), err)
+		}
+		item := doc.Paths.Value(rt.Path)
+		if item == nil {
+			item = &openapi3.PathItem{}
+			doc.Paths.Set(rt.Path, item)
+		}
+		item.SetOperation(rt.Method, op)
+	}
+	return doc, nil
 }
 
-func operationID(rt Route) string {
-	var b strings.Builder
-	b.WriteString(strings.ToLower(rt.Method))
+func operation(gen *schemaGen, rt Route, d Doc, errRef *openapi3.SchemaRef) (*openapi3.Operation, error) {
+	if d.Status == 0 || d.Summary == "" || d.ID == "" {
+		return nil, fmt.Errorf("Doc needs ID, Summary and Status")
+	}
+	op := &openapi3.Operation{OperationID: d.ID, Summary: d.Summary, Responses: openapi3.NewResponses(),
+		Extensions: map[string]any{"x-function": rt.Function}}
+	op.Responses.Delete("default")
 	for _, seg := range strings.Split(rt.Path, "/") {
-		seg = strings.Trim(seg, "{}")
-		seg = strings.NewReplacer("_", "", ".", "").Replace(seg)
-		if seg != "" {
-			b.WriteString(strings.ToUpper(seg[:1]) + seg[1:])
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			name = strings.TrimSuffix(name, "}")
+			s, ok := pathParams[name]
+			if !ok {
+				return nil, fmt.Errorf("path parameter %s has no schema in pathParams", name)
+			}
+			op.AddParameter(openapi3.NewPathParameter(name).WithSchema(s))
 		}
 	}
-	return b.String()
+	for _, q := range d.Query {
+		op.AddParameter(openapi3.NewQueryParameter(q.Name).WithDescription(q.Description).WithSchema(q.Schema))
+	}
+	if d.Idempotent {
+		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Ref: "#/components/parameters/" + IdempotencyHeader})
+	}
+	if d.Request != nil {
+		ref, err := gen.request(d.Request)
+		if err != nil {
+			return nil, err
+		}
+		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(!d.Optional).
+			WithContent(openapi3.NewContentWithJSONSchemaRef(ref))}
+	}
+	success := openapi3.NewResponse().WithDescription(http.StatusText(d.Status))
+	if d.Response != nil {
+		ref, err := gen.response(d.Response)
+		if err != nil {
+			return nil, err
+		}
+		success.Content = openapi3.NewContentWithJSONSchemaRef(ref)
+		for _, mt := range d.Text {
+			success.Content[mt] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
+		}
+	}
+	if d.Idempotent {
+		success.Headers = openapi3.Headers{"Idempotent-Replayed": {Ref: "#/components/headers/Idempotent-Replayed"}}
+	}
+	op.AddResponse(d.Status, success)
+	for _, st := range errorStatuses(rt, d) {
+		r := openapi3.NewResponse().WithDescription(http.StatusText(st)).WithContent(openapi3.NewContentWithJSONSchemaRef(errRef))
+		if st == http.StatusTooManyRequests && d.RetryAfter {
+			r.Headers = openapi3.Headers{"Retry-After": {Ref: "#/components/headers/Retry-After"}}
+		}
+		op.AddResponse(st, r)
+	}
+	if rt.Access == Public {
+		op.Security = &openapi3.SecurityRequirements{}
+	}
+	return op, nil
 }
 
-func obj(required []string, props map[string]any) map[string]any {
-	o := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
-	if len(required) > 0 {
-		o["required"] = required
+// schemaGen generates component schemas from Go types with openapi3gen:
+// every struct is a closed object (additionalProperties: false); a response
+// lists every field it always encodes as required; a request carries the
+// server's bounds (requestBounds) and its required fields (tag
+// `openapi:"required"`). Money is a number, time.Time a date-time.
+type schemaGen struct {
+	schemas openapi3.Schemas
+	req     *openapi3gen.Generator
+	resp    *openapi3gen.Generator
+	kind    map[string]string // component name -> "request" or "response"
+}
+
+func newSchemaGen() *schemaGen {
+	g := &schemaGen{schemas: openapi3.Schemas{}, kind: map[string]string{}}
+	opts := func(request bool) []openapi3gen.Option {
+		return []openapi3gen.Option{
+			openapi3gen.CreateComponentSchemas(openapi3gen.ExportComponentSchemasOptions{
+				ExportComponentSchemas: true, ExportTopLevelSchema: true}),
+			openapi3gen.CreateTypeNameGenerator(typeName),
+			openapi3gen.SchemaCustomizer(func(name string, t reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
+				return customize(request, name, t, tag, s)
+			}),
+		}
 	}
-	return o
+	g.req, g.resp = openapi3gen.NewGenerator(opts(true)...), openapi3gen.NewGenerator(opts(false)...)
+	return g
+}
+
+func (g *schemaGen) request(v any) (*openapi3.SchemaRef, error)  { return g.gen(g.req, "request", v) }
+func (g *schemaGen) response(v any) (*openapi3.SchemaRef, error) { return g.gen(g.resp, "response", v) }
+
+func (g *schemaGen) gen(gen *openapi3gen.Generator, kind string, v any) (*openapi3.SchemaRef, error) {
+	before := maps.Clone(g.schemas)
+	ref, err := gen.NewSchemaRefForValue(v, g.schemas)
+	if err != nil {
+		return nil, err
+	}
+	for name, s := range g.schemas {
+		if old, ok := before[name]; ok && old == s {
+			continue
+		}
+		if g.kind[name] != "" { // generated again, by the other generator
+			return nil, fmt.Errorf("type %s is both a request and a response schema", name)
+		}
+		g.kind[name] = kind
+	}
+	if ref.Ref != "" {
+		return schemaRef(strings.TrimPrefix(ref.Ref, "#/components/schemas/")), nil
+	}
+	return ref, nil
+}
+
+// typeNames are the component names of types whose Go name is not the
+// client's (unexported request types, views).
+var typeNames = map[reflect.Type]string{
+	reflect.TypeFor[registerBody]():   "TenantInput",
+	reflect.TypeFor[agentBody]():      "AgentInput",
+	reflect.TypeFor[executeBody]():    "ExecuteInput",
+	reflect.TypeFor[chatBody]():       "ChatInput",
+	reflect.TypeFor[TenantView]():     "Tenant",
+	reflect.TypeFor[AgentView]():      "Agent",
+	reflect.TypeFor[KeyView]():        "Key",
+	reflect.TypeFor[tenancy.Result](): "ExecuteResult",
+	reflect.TypeFor[provider.Usage](): "TokenUsage",
+	reflect.TypeFor[ErrorBody]():      "Error",
+}
+
+func typeName(t reflect.Type) string {
+	if n, ok := typeNames[t]; ok {
+		return n
+	}
+	n := []rune(t.Name())
+	if len(n) == 0 {
+		return ""
+	}
+	n[0] = unicode.ToUpper(n[0])
+	return string(n)
 }
 
 var (
-	str     = map[string]any{"type": "string"}
-	integer = map[string]any{"type": "integer"}
-	boolean = map[string]any{"type": "boolean"}
-	usd     = map[string]any{"type": "number", "description": "USD, exact decimal of integer nano-USD"}
-	strList = map[string]any{"type": "array", "items": str}
-	idStr   = map[string]any{"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}
-	dateStr = map[string]any{"type": "string", "format": "date"}
-	timeStr = map[string]any{"type": "string", "format": "date-time"}
-	anyObj  = map[string]any{"type": "object"}
+	moneyType = reflect.TypeFor[tenancy.Money]()
+	timeType  = reflect.TypeFor[time.Time]()
+	codeType  = reflect.TypeFor[ErrorCode]()
 )
 
-func tenantProps(withID bool) map[string]any {
-	p := map[string]any{
-		"name": str, "max_agents": integer, "max_queries_per_hour": integer, "max_cost_usd_per_day": usd,
-		"allowed_models": strList, "allowed_tools": strList, "metadata": anyObj,
-	}
-	if withID {
-		p["tenant_id"] = idStr
-	}
-	return p
+// requestBounds are the server's bounds on request fields, by JSON name
+// (for an array, on its items; the array's own bounds are under "[]name").
+var requestBounds = map[string]func(*openapi3.Schema){
+	"tenant_id": func(s *openapi3.Schema) { s.WithPattern(tenancy.TenantIDPattern()) },
+	"agent_id":  func(s *openapi3.Schema) { s.WithPattern(tenancy.AgentIDPattern()) },
+	"name":      func(s *openapi3.Schema) { s.WithMinLength(1).WithMaxLength(tenancy.MaxNameLen) },
+	"max_agents": func(s *openapi3.Schema) {
+		s.WithMin(0).WithMax(tenancy.MaxAgentsLimit)
+	},
+	"max_queries_per_hour": func(s *openapi3.Schema) { s.WithMin(0).WithMax(tenancy.MaxQueriesPerHourCap) },
+	"max_cost_usd_per_day": func(s *openapi3.Schema) { s.WithMin(0).WithMax(tenancy.MaxMoney.Float()) },
+	"allowed_models":       func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
+	"allowed_tools":        func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
+	"tools":                func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
+	"[]allowed_models":     func(s *openapi3.Schema) { s.WithMaxItems(tenancy.MaxListLen) },
+	"[]allowed_tools":      func(s *openapi3.Schema) { s.WithMaxItems(tenancy.MaxListLen) },
+	"[]tools":              func(s *openapi3.Schema) { s.WithMaxItems(tenancy.MaxListLen) },
+	"llm_model":            func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
+	"system_prompt": func(s *openapi3.Schema) {
+		s.WithMinLength(1).WithMaxLength(tenancy.MaxSystemPromptBytes)
+		s.Description = fmt.Sprintf("at most %d bytes of UTF-8", tenancy.MaxSystemPromptBytes)
+	},
+	"max_output_tokens": func(s *openapi3.Schema) { s.WithMin(1).WithMax(tenancy.MaxOutputTokensLimit) },
+	"query": func(s *openapi3.Schema) {
+		s.WithMinLength(1).WithMaxLength(tenancy.MaxQueryBytes)
+		s.Description = fmt.Sprintf("at most %d bytes of UTF-8", tenancy.MaxQueryBytes)
+	},
+	"metadata": func(s *openapi3.Schema) {
+		s.Description = fmt.Sprintf("any JSON object of at most %d bytes", tenancy.MaxMetadataBytes)
+	},
 }
 
-func schemas() map[string]any {
-	tenant := tenantProps(true)
-	for k, v := range map[string]any{"is_active": boolean, "agent_count": integer, "agent_ids": strList,
-		"created_at": timeStr, "updated_at": timeStr} {
-		tenant[k] = v
+// responseFormats are the formats of response fields, by JSON name.
+var responseFormats = map[string]func(*openapi3.Schema){
+	"tenant_id":  func(s *openapi3.Schema) { s.WithPattern(tenancy.TenantIDPattern()) },
+	"short_id":   func(s *openapi3.Schema) { s.WithPattern(tenancy.AgentIDPattern()) },
+	"key_id":     func(s *openapi3.Schema) { s.WithPattern(KeyIDPattern) },
+	"date":       func(s *openapi3.Schema) { s.WithFormat("date") },
+	"usage_date": func(s *openapi3.Schema) { s.WithFormat("date") },
+}
+
+func customize(request bool, name string, t reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
+	switch {
+	case t == moneyType:
+		s.Type, s.Format = &openapi3.Types{"number"}, ""
+		s.Description = "USD, an exact decimal (integer nano-USD inside: at most 9 decimals)"
+	case t == codeType:
+		s.WithEnum(stringsToAny(ErrorCodes())...)
+	case t.Kind() == reflect.Struct && t != timeType:
+		// A struct is a closed object; a response lists what it always has.
+		s.Type = &openapi3.Types{"object"}
+		if s.Properties == nil {
+			s.Properties = openapi3.Schemas{}
+		}
+		s.AdditionalProperties = openapi3.AdditionalProperties{Has: new(false)}
+		s.Required = requiredFields(request, t)
+		for _, name := range s.Required { // a required request field may not be null either
+			if p := s.Properties[name]; request && p != nil && p.Value != nil {
+				p.Value.Nullable = false
+			}
+		}
+		return nil
 	}
-	modelUsage := obj(nil, map[string]any{"queries": integer, "input_tokens": integer, "output_tokens": integer,
-		"cache_read_tokens": integer, "cache_write_tokens": integer, "cost_usd": usd})
-	byModel := map[string]any{"type": "object", "additionalProperties": modelUsage}
-	day := obj(nil, map[string]any{"date": dateStr, "queries": integer, "cost_usd": usd, "input_tokens": integer,
-		"output_tokens": integer, "cache_read_tokens": integer, "cache_write_tokens": integer, "failed_calls": integer,
-		"unsettled_reserved_usd": usd, "price_versions": strList, "by_model": byModel})
-	agent := obj(nil, map[string]any{"agent_id": str, "short_id": idStr, "tenant_id": idStr, "name": str,
-		"system_prompt": str, "llm_model": str, "tools": strList, "max_output_tokens": integer, "created_at": timeStr})
-	return map[string]any{
-		"TenantInput": obj([]string{"tenant_id"}, tenantProps(true)),
-		"TenantPatch": obj(nil, tenantProps(false)),
-		"Tenant":      obj(nil, tenant),
-		"TenantList": obj([]string{"tenants", "next_token"}, map[string]any{"tenants": map[string]any{"type": "array", "items": ref("Tenant")},
-			"next_token": map[string]any{"type": "string", "nullable": true}}),
-		"AgentInput": obj([]string{"agent_id"}, map[string]any{"agent_id": idStr, "name": str, "system_prompt": str,
-			"llm_model": str, "tools": strList, "max_output_tokens": map[string]any{"type": "integer", "minimum": 1, "maximum": 200000}}),
-		"Agent":        agent,
-		"AgentList":    obj([]string{"agents"}, map[string]any{"agents": map[string]any{"type": "array", "items": ref("Agent")}}),
-		"ExecuteInput": obj([]string{"query"}, map[string]any{"query": str}),
-		"ExecuteResult": obj(nil, map[string]any{"content": str, "agent_id": str, "model": str, "provider": str,
-			"usage":    obj(nil, map[string]any{"input_tokens": integer, "output_tokens": integer, "cache_read_tokens": integer, "cache_write_tokens": integer}),
-			"cost_usd": usd, "call_id": str}),
-		"ChatInput":    obj(nil, map[string]any{"query": str, "agent_id": idStr}),
-		"ChatResponse": obj([]string{"response"}, map[string]any{"response": str}),
-		"UsageReport": obj(nil, map[string]any{"tenant_id": idStr, "name": str, "is_active": boolean, "agents": integer,
-			"max_agents": integer, "total_queries": integer, "total_cost_usd": usd, "max_cost_usd_per_day": usd,
-			"cost_utilization_pct": map[string]any{"type": "number"}, "queries_today": integer, "queries_this_hour": integer,
-			"max_queries_per_hour": integer, "usage_date": dateStr, "resets_at": timeStr, "reserved_cost_usd": usd,
-			"lifetime_cost_usd": usd, "failed_calls": integer, "by_model": byModel, "price_versions": strList}),
-		"History": obj([]string{"days"}, map[string]any{"days": map[string]any{"type": "array", "items": day}}),
-		"Key":     obj(nil, map[string]any{"key_id": str, "key": str, "tenant_id": idStr, "created_at": timeStr}),
-		"Error": obj([]string{"error"}, map[string]any{"error": obj([]string{"code", "message"},
-			map[string]any{"code": str, "message": str})}),
+	if t.Kind() == reflect.Struct || t.Kind() == reflect.Interface {
+		return nil
 	}
+	var bounds map[string]func(*openapi3.Schema)
+	if request {
+		bounds = requestBounds
+	} else {
+		bounds = responseFormats
+	}
+	key := name
+	if t.Kind() == reflect.Slice {
+		key = "[]" + name
+	}
+	if f, ok := bounds[key]; ok {
+		f(s)
+	}
+	return nil
+}
+
+// requiredFields are the JSON names of a struct's required fields: in a
+// request, those tagged `openapi:"required"`; in a response, every field
+// without omitempty (the handler always encodes it).
+func requiredFields(request bool, t reflect.Type) []string {
+	var out []string
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || f.Anonymous {
+			continue
+		}
+		tag, ok := f.Tag.Lookup("json")
+		if !ok || tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if request && f.Tag.Get("openapi") == "required" ||
+			!request && !slices.Contains(strings.Split(opts, ","), "omitempty") {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func stringsToAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

@@ -156,15 +156,19 @@ func jsonResponse(status int, body any, extra map[string]string) events.APIGatew
 	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: h, Body: string(b)}
 }
 
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
+// ErrorBody is every error response: {"error":{"code","message"}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is an error's code (one of ErrorCodes) and message.
+type ErrorDetail struct {
+	Code    ErrorCode `json:"code"`
+	Message string    `json:"message"`
 }
 
 func errorResponse(p problem) events.APIGatewayV2HTTPResponse {
-	var b errorBody
-	b.Error.Code, b.Error.Message = p.code, p.message
+	var b ErrorBody
+	b.Error.Code, b.Error.Message = ErrorCode(p.code), p.message
 	return jsonResponse(p.status, b, p.headers())
 }

@@ -71,7 +71,7 @@ func agentView(a tenancy.Agent) AgentView {
 }
 
 type registerBody struct {
-	TenantID string `json:"tenant_id"`
+	TenantID string `json:"tenant_id" openapi:"required"`
 	tenancy.TenantPatch
 }
 
@@ -208,7 +208,7 @@ func (h *Handler) revokeKey(ctx context.Context, r *request) (int, any, error) {
 }
 
 type agentBody struct {
-	AgentID         string    `json:"agent_id"`
+	AgentID         string    `json:"agent_id" openapi:"required"`
 	Name            *string   `json:"name"`
 	SystemPrompt    *string   `json:"system_prompt"`
 	LLMModel        *string   `json:"llm_model"`
@@ -247,14 +247,17 @@ func (h *Handler) createAgent(ctx context.Context, r *request) (int, any, error)
 	return http.StatusCreated, agentView(a), nil
 }
 
+// AgentList is a tenant's agents.
+type AgentList struct {
+	Agents []AgentView `json:"agents"`
+}
+
 func (h *Handler) listAgents(ctx context.Context, r *request) (int, any, error) {
 	agents, err := h.deps.Service.ListAgents(ctx, r.param("tenant_id"))
 	if err != nil {
 		return 0, nil, err
 	}
-	out := struct {
-		Agents []AgentView `json:"agents"`
-	}{Agents: make([]AgentView, 0, len(agents))}
+	out := AgentList{Agents: make([]AgentView, 0, len(agents))}
 	for _, a := range agents {
 		out.Agents = append(out.Agents, agentView(a))
 	}
@@ -277,7 +280,7 @@ func (h *Handler) deleteAgent(ctx context.Context, r *request) (int, any, error)
 }
 
 type executeBody struct {
-	Query *string `json:"query"`
+	Query *string `json:"query" openapi:"required"`
 }
 
 func (h *Handler) execute(ctx context.Context, r *request) (int, any, error) {
@@ -298,6 +301,11 @@ func (h *Handler) execute(ctx context.Context, r *request) (int, any, error) {
 type chatBody struct {
 	Query   *string `json:"query"`
 	AgentID *string `json:"agent_id"`
+}
+
+// ChatResponse is the seed's chat answer.
+type ChatResponse struct {
+	Response string `json:"response"`
 }
 
 // chat is the seed's SaaS route: query and agent_id (default "support") come
@@ -324,7 +332,7 @@ func (h *Handler) chat(ctx context.Context, r *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]string{"response": res.Content}, nil
+	return http.StatusOK, ChatResponse{Response: res.Content}, nil
 }
 
 func (h *Handler) usage(ctx context.Context, r *request) (int, any, error) {
@@ -333,6 +341,11 @@ func (h *Handler) usage(ctx context.Context, r *request) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusOK, rep, nil
+}
+
+// History is the daily usage history as JSON.
+type History struct {
+	Days []tenancy.DayUsage `json:"days"`
 }
 
 // HistoryColumns are the CSV export's columns, the JSON entries' keys.
@@ -349,7 +362,7 @@ func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 		return 0, nil, err
 	}
 	if format != "csv" {
-		return http.StatusOK, map[string]any{"days": days}, nil
+		return http.StatusOK, History{Days: days}, nil
 	}
 	var sb strings.Builder
 	w := csv.NewWriter(&sb)

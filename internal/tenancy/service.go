@@ -118,9 +118,9 @@ func (s *Service) GetTenant(ctx context.Context, tenantID string) (Tenant, error
 func (s *Service) ListTenants(ctx context.Context, limit int, pageToken string) ([]Tenant, string, error) {
 	switch {
 	case limit == 0:
-		limit = 50
-	case limit < 1 || limit > 100:
-		return nil, "", Validationf("limit must be between 1 and 100")
+		limit = DefaultPageSize
+	case limit < 1 || limit > MaxPageSize:
+		return nil, "", Validationf("limit must be between 1 and %d", MaxPageSize)
 	}
 	return s.store.ListTenants(ctx, limit, pageToken)
 }

@@ -37,7 +37,7 @@ const (
 
 var (
 	idPattern   = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-	namePattern = regexp.MustCompile(`^[a-zA-Z0-9_.:/@+-]{1,128}$`)
+	namePattern = regexp.MustCompile(NamePattern)
 )
 
 // ValidID reports whether s is a valid tenant or agent id. Ids cannot contain
