@@ -76,7 +76,7 @@ func TestKilledBetweenAdmitAndSettle(t *testing.T) {
 	open, _ := store.OpenCalls(ctx, "acme")
 	eq(t, "open calls", len(open), 1)
 
-	clk.Set(tenancy.NextDay(clk.Now()).Add(time.Hour)) // the next day, the call long stale
+	clk.Set(tenancy.NextDay(clk.Now(), time.UTC).Add(time.Hour)) // the next day, the call long stale
 	sum, err := svc.DailyReset(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func TestKilledBetweenAdmitAndSettle(t *testing.T) {
 	eq(t, "released", sum.Released, 1)
 	r, _ = svc.UsageReport(ctx, "acme")
 	eq(t, "reserved after the rollover", r.ReservedCost, 0)
-	days, err := svc.History(ctx, "acme", tenancy.DayKey(clk.Now().AddDate(0, 0, -1)), tenancy.DayKey(clk.Now()))
+	days, err := svc.History(ctx, "acme", tenancy.DayKey(clk.Now().AddDate(0, 0, -1), time.UTC), tenancy.DayKey(clk.Now(), time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -411,6 +411,10 @@ var requestBounds = map[string]func(*openapi3.Schema){
 		s.WithMinLength(1).WithMaxLength(tenancy.MaxQueryBytes)
 		s.Description = fmt.Sprintf("at most %d bytes of UTF-8", tenancy.MaxQueryBytes)
 	},
+	"timezone": func(s *openapi3.Schema) {
+		s.WithMinLength(1).WithMaxLength(64)
+		s.Description = "IANA time zone of the tenant's day (default UTC); a change takes effect at the next local midnight"
+	},
 	"metadata": func(s *openapi3.Schema) {
 		s.Description = fmt.Sprintf("any JSON object of at most %d bytes", tenancy.MaxMetadataBytes)
 	},

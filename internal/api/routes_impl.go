@@ -44,11 +44,19 @@ type TenantView struct {
 	AgentIDs   []string  `json:"agent_ids,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// TimezoneEffectiveAt is when a changed timezone takes effect (the next
+	// local midnight of the previous zone), while that is pending.
+	TimezoneEffectiveAt *time.Time `json:"timezone_effective_at,omitempty"`
 }
 
-func tenantView(t tenancy.Tenant) TenantView {
-	return TenantView{TenantConfig: t.TenantConfig, IsActive: t.IsActive, AgentCount: t.AgentCount,
+func (h *Handler) tenantView(t tenancy.Tenant) TenantView {
+	v := TenantView{TenantConfig: t.TenantConfig, IsActive: t.IsActive, AgentCount: t.AgentCount,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	if t.PrevTimezone != "" && h.deps.Service.Now().Before(t.TimezoneFrom) {
+		from := t.TimezoneFrom.UTC()
+		v.TimezoneEffectiveAt = &from
+	}
+	return v
 }
 
 // AgentView is an agent as the API shows it: agent_id is the namespaced id.
@@ -89,7 +97,7 @@ func (h *Handler) registerTenant(ctx context.Context, r *request) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
-	v := tenantView(t)
+	v := h.tenantView(t)
 	v.AgentIDs = []string{}
 	return http.StatusCreated, v, nil
 }
@@ -118,7 +126,7 @@ func (h *Handler) listTenants(ctx context.Context, r *request) (int, any, error)
 	}
 	out := TenantList{Tenants: make([]TenantView, 0, len(page))}
 	for _, t := range page {
-		out.Tenants = append(out.Tenants, tenantView(t))
+		out.Tenants = append(out.Tenants, h.tenantView(t))
 	}
 	if next != "" {
 		out.NextToken = &next
@@ -131,7 +139,7 @@ func (h *Handler) getTenant(ctx context.Context, r *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	v := tenantView(t)
+	v := h.tenantView(t)
 	v.AgentIDs = make([]string, 0, len(agents))
 	for _, a := range agents {
 		v.AgentIDs = append(v.AgentIDs, a.NamespacedID())
@@ -148,7 +156,7 @@ func (h *Handler) updateTenant(ctx context.Context, r *request) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, tenantView(t), nil
+	return http.StatusOK, h.tenantView(t), nil
 }
 
 func (h *Handler) setActive(active bool) handlerFunc {
@@ -166,7 +174,7 @@ func (h *Handler) setActive(active bool) handlerFunc {
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, tenantView(t), nil
+		return http.StatusOK, h.tenantView(t), nil
 	}
 }
 

@@ -183,6 +183,9 @@ type tenantItem struct {
 	HKey          string   `dynamodbav:"h_key"`
 	HQueries      int64    `dynamodbav:"h_queries"`
 	Budget        int64    `dynamodbav:"d_budget"` // max_cost - d_spent - d_reserved
+	Tz            string   `dynamodbav:"tz"`       // IANA zone of the tenant's days
+	TzPrev        string   `dynamodbav:"tz_prev"`  // zone of the days before tz_from ("" when none)
+	TzFrom        string   `dynamodbav:"tz_from"`
 	counters
 }
 
@@ -201,6 +204,10 @@ func encodeTenant(t tenancy.Tenant) (map[string]types.AttributeValue, error) {
 		AllowedModels: toAllowSet(t.AllowedModels), AllowedTools: toAllowSet(t.AllowedTools), Metadata: string(meta),
 		IsActive: t.IsActive, CreatedAt: nowString(t.CreatedAt), UpdatedAt: nowString(t.UpdatedAt),
 		WDay: t.Usage.Day, HKey: t.Usage.Hour, Budget: int64(t.Usage.BudgetLeft),
+		Tz: t.Timezone, TzPrev: t.PrevTimezone,
+	}
+	if t.PrevTimezone != "" {
+		it.TzFrom = nowString(t.TimezoneFrom)
 	}
 	return attributevalue.MarshalMap(it)
 }
@@ -218,8 +225,9 @@ func decodeTenant(item map[string]types.AttributeValue) (tenancy.Tenant, tenantI
 		TenantConfig: tenancy.TenantConfig{
 			TenantID: it.TenantID, Name: it.Name, MaxAgents: it.MaxAgents, MaxQueriesPerHour: it.MaxQPH,
 			MaxCostPerDay: tenancy.Money(it.MaxCost), AllowedModels: it.AllowedModels.list(),
-			AllowedTools: it.AllowedTools.list(), Metadata: md,
+			AllowedTools: it.AllowedTools.list(), Metadata: md, Timezone: it.Tz,
 		},
+		PrevTimezone: it.TzPrev, TimezoneFrom: parseTime(it.TzFrom),
 		IsActive: it.IsActive, AgentCount: it.AgentCount, TotalQueries: it.TotalQueries,
 		LifetimeCost: tenancy.Money(it.LifetimeCost),
 		CreatedAt:    parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt),
@@ -229,6 +237,9 @@ func decodeTenant(item map[string]types.AttributeValue) (tenancy.Tenant, tenantI
 			Tokens:  tenancy.Tokens{Input: it.In, Output: it.Out, CacheRead: it.CR, CacheWrite: it.CW},
 			ByModel: byModel(item),
 		},
+	}
+	if t.Timezone == "" { // an item written before timezones
+		t.Timezone = tenancy.DefaultTimezone
 	}
 	t.Usage.PriceVersion, _ = priceVersions(item)
 	return t, it, nil

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,6 +47,18 @@ type API interface {
 type Store struct {
 	db    API
 	table *string
+	// cals remembers each tenant's calendar as last seen by an admit, so
+	// the first attempt counts in the right local day; a stale entry costs
+	// one refused attempt, never a wrong count.
+	cals sync.Map // tenant id -> tenancy.Calendar
+}
+
+// calendar is the tenant's calendar as last seen (UTC before any).
+func (s *Store) calendar(tenantID string) tenancy.Calendar {
+	if c, ok := s.cals.Load(tenantID); ok {
+		return c.(tenancy.Calendar)
+	}
+	return tenancy.Calendar{Zone: tenancy.DefaultTimezone}
 }
 
 var _ tenancy.Store = (*Store)(nil)

@@ -195,6 +195,18 @@ func (s *Store) UpdateTenant(ctx context.Context, tenantID string, now time.Time
 			Add(expression.Name("rev"), expression.Value(1))
 		ub = ub.Set(expression.Name("allowed_models"), expression.Value(toAllowSet(cfg.AllowedModels))).
 			Set(expression.Name("allowed_tools"), expression.Value(toAllowSet(cfg.AllowedTools)))
+		if cfg.Timezone != t.Timezone {
+			// The zone in effect now keeps today; the new one starts at the
+			// next local midnight.
+			cal := t.Calendar().Rezone(cfg.Timezone, now)
+			from := ""
+			if cal.Prev != "" {
+				from = nowString(cal.From)
+			}
+			ub = ub.Set(expression.Name("tz"), expression.Value(cal.Zone)).
+				Set(expression.Name("tz_prev"), expression.Value(cal.Prev)).
+				Set(expression.Name("tz_from"), expression.Value(from))
+		}
 		if d := int64(cfg.MaxCostPerDay - t.MaxCostPerDay); d != 0 {
 			ub = ub.Add(expression.Name("d_budget"), expression.Value(d))
 		}

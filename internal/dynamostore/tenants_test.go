@@ -12,7 +12,7 @@ func TestRegisterTenantDefaults(t *testing.T) {
 	each(t, func(t *testing.T, v *env) {
 		v.register(tenancy.TenantConfig{TenantID: "globex", Name: "Globex Inc", MaxAgents: 10, MaxQueriesPerHour: 1000,
 			MaxCostPerDay: 50 * tenancy.NanosPerUSD, AllowedModels: []string{"gpt-4o-mini"},
-			AllowedTools: []string{"web_search"}, Metadata: map[string]any{"plan": "enterprise"}})
+			AllowedTools: []string{"web_search"}, Metadata: map[string]any{"plan": "enterprise"}, Timezone: "Europe/Paris"})
 		v.register(tenantCfg("acme"))
 		got, err := v.svc.GetTenant(v.ctx, "acme")
 		if err != nil {
@@ -32,6 +32,7 @@ func TestRegisterTenantDefaults(t *testing.T) {
 		eq(t, "metadata.plan", g.Metadata["plan"], any("enterprise"))
 		eq(t, "allowed_tools", len(g.AllowedTools), 1)
 		eq(t, "allowed_tools[0]", g.AllowedTools[0], "web_search")
+		eq(t, "timezone", g.Timezone, "Europe/Paris")
 	})
 }
 

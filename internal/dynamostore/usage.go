@@ -20,7 +20,7 @@ import (
 // that makes settling idempotent and reconcilable. When the condition fails,
 // the tenant item as it was (ALL_OLD) tells the domain why.
 func (s *Store) Admit(ctx context.Context, a tenancy.Admission) (tenancy.Ticket, error) {
-	plan := tenancy.PlanFor(a.Now)
+	plan := tenancy.PlanFor(a.Now, s.calendar(a.TenantID))
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		t := tenancy.Ticket{CallID: a.CallID, TenantID: a.TenantID, AgentID: a.AgentID, Model: a.Model,
 			Reserve: a.Reserve, Day: plan.Day, AdmittedAt: a.Now}
@@ -59,6 +59,7 @@ func (s *Store) Admit(ctx context.Context, a tenancy.Admission) (tenancy.Ticket,
 				return tenancy.Ticket{}, err
 			}
 			cur = &tt
+			s.cals.Store(a.TenantID, tt.Calendar())
 		}
 		verdict, next, rerr := tenancy.ExplainRefusal(cur, a, plan)
 		switch verdict {
@@ -231,12 +232,12 @@ var zeroedCounters = []string{"d_queries", "d_failed", "d_spent", "d_in", "d_out
 // item being unchanged since (rev), adds the window to its day's history
 // item and starts the new window.
 func (s *Store) Rollover(ctx context.Context, tenantID string, now time.Time, manual bool) (bool, error) {
-	today := tenancy.DayKey(now)
 	for attempt := 0; attempt < maxAttempts; attempt++ {
-		_, it, item, err := s.readTenant(ctx, tenantID)
+		t, it, item, err := s.readTenant(ctx, tenantID)
 		if err != nil {
 			return false, err
 		}
+		today := t.Calendar().Day(now)
 		stale := it.WDay < today
 		if !stale && !manual {
 			return false, nil // already today's window: twice-run safe

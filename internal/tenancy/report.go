@@ -36,14 +36,18 @@ type UsageReport struct {
 // Report builds the usage report of a tenant as of now. A window left from
 // an earlier day (no rollover yet) counts as an empty today.
 func Report(t Tenant, now time.Time) UsageReport {
+	cal := t.Calendar()
 	r := UsageReport{
 		TenantID: t.TenantID, Name: t.Name, IsActive: t.IsActive,
 		Agents: t.AgentCount, MaxAgents: t.MaxAgents,
 		TotalQueries: t.TotalQueries, MaxCostPerDay: t.MaxCostPerDay,
-		MaxQueriesPerHour: t.MaxQueriesPerHour, UsageDate: DayKey(now), ResetsAt: NextDay(now),
+		MaxQueriesPerHour: t.MaxQueriesPerHour, UsageDate: cal.Day(now), ResetsAt: cal.NextDay(now),
 		LifetimeCost: t.LifetimeCost, ByModel: map[string]ModelUsage{}, PriceVersions: []string{},
 	}
 	w := t.Usage
+	if w.Day > r.UsageDate { // a zone further east opened it: it lasts until its own midnight
+		r.UsageDate = w.Day
+	}
 	if w.Day >= r.UsageDate {
 		r.TotalCost, r.ReservedCost, r.QueriesToday, r.FailedCalls = w.Spent, w.Reserved, w.Queries, w.FailedCalls
 		for m, u := range w.ByModel {
@@ -73,22 +77,26 @@ func (s *Service) UsageReport(ctx context.Context, tenantID string) (UsageReport
 // MaxHistoryDays bounds one history request.
 const MaxHistoryDays = 366
 
-// History returns one entry per day with usage in [from, to] (YYYY-MM-DD),
-// the current day included. Empty from/to default to the last 30 days.
+// History returns one entry per day with usage in [from, to] (YYYY-MM-DD,
+// the tenant's local days), the current day included. Empty from/to default
+// to the last 30 local days.
 func (s *Service) History(ctx context.Context, tenantID, from, to string) ([]DayUsage, error) {
 	if err := CheckTenantID(tenantID); err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
 	if to == "" {
-		to = DayKey(now)
+		t, err := s.store.GetTenant(ctx, tenantID)
+		if err != nil {
+			return nil, err
+		}
+		to = t.Calendar().Day(s.clock.Now())
 	}
 	if from == "" {
 		f, err := time.Parse(time.DateOnly, to)
 		if err != nil {
 			return nil, Validationf("to must be a date YYYY-MM-DD")
 		}
-		from = DayKey(f.AddDate(0, 0, -29))
+		from = f.AddDate(0, 0, -29).Format(time.DateOnly)
 	}
 	f, ferr := time.Parse(time.DateOnly, from)
 	t, terr := time.Parse(time.DateOnly, to)

@@ -31,9 +31,11 @@ type AdmitPlan struct {
 	NewHour bool
 }
 
-// PlanFor is the first attempt's plan at time now.
-func PlanFor(now time.Time) AdmitPlan {
-	return AdmitPlan{Day: DayKey(now), Hour: HourKey(now)}
+// PlanFor is the first attempt's plan at time now, in the tenant's calendar
+// as last seen (a stale one costs one refused attempt, never a wrong count:
+// ExplainRefusal recomputes the day from the tenant item).
+func PlanFor(now time.Time, cal Calendar) AdmitPlan {
+	return AdmitPlan{Day: cal.Day(now), Hour: HourKey(now)}
 }
 
 // Verdict is what to do after an admission's condition failed.
@@ -66,10 +68,14 @@ func ExplainRefusal(t *Tenant, a Admission, plan AdmitPlan) (Verdict, AdmitPlan,
 		}
 	}
 	w := t.Usage
-	switch {
-	case w.Day < plan.Day:
+	cal := t.Calendar()
+	switch day := cal.Day(a.Now); {
+	case w.Day < day: // the window is an earlier local day's
+		plan.Day = day
 		return Rollover, plan, nil
-	case w.Day > plan.Day: // this clock is behind the one that opened the window
+	case w.Day != plan.Day:
+		// The plan's day was computed in a calendar seen earlier, or this
+		// clock is behind the one that opened the window: count in it.
 		plan.Day = w.Day
 		return Retry, plan, nil
 	}
@@ -92,7 +98,7 @@ func ExplainRefusal(t *Tenant, a Admission, plan AdmitPlan) (Verdict, AdmitPlan,
 		return Refuse, plan, QueryLimit(a.TenantID, used, t.MaxQueriesPerHour, until(a.Now, NextHour(a.Now)))
 	}
 	if w.BudgetLeft < a.Reserve {
-		return Refuse, plan, CostLimit(a.TenantID, w.Spent+w.Reserved, t.MaxCostPerDay, until(a.Now, NextDay(a.Now)))
+		return Refuse, plan, CostLimit(a.TenantID, w.Spent+w.Reserved, t.MaxCostPerDay, until(a.Now, cal.NextDay(a.Now)))
 	}
 	return Retry, plan, nil // the item changed between the write and now: try again
 }

@@ -99,7 +99,7 @@ func (s *Service) RegisterTenant(ctx context.Context, cfg TenantConfig) (Tenant,
 	}
 	now := s.clock.Now()
 	t := Tenant{TenantConfig: cfg, IsActive: true, CreatedAt: now, UpdatedAt: now,
-		Usage: Window{Day: DayKey(now), Hour: HourKey(now), BudgetLeft: cfg.MaxCostPerDay}}
+		Usage: Window{Day: Calendar{Zone: cfg.Timezone}.Day(now), Hour: HourKey(now), BudgetLeft: cfg.MaxCostPerDay}}
 	if err := s.store.CreateTenant(ctx, t); err != nil {
 		return Tenant{}, err
 	}

@@ -109,18 +109,3 @@ func (d DayUsage) Empty() bool {
 	return d.Queries == 0 && d.Cost == 0 && d.FailedCalls == 0 && d.Unsettled == 0 &&
 		d.Tokens == (Tokens{})
 }
-
-// DayKey is the UTC day of t, YYYY-MM-DD.
-func DayKey(t time.Time) string { return t.UTC().Format(time.DateOnly) }
-
-// HourKey is the UTC hour of t, YYYY-MM-DDTHH.
-func HourKey(t time.Time) string { return t.UTC().Format("2006-01-02T15") }
-
-// NextDay is the start of the UTC day after t.
-func NextDay(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, time.UTC)
-}
-
-// NextHour is the start of the UTC hour after t.
-func NextHour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour).Add(time.Hour) }

@@ -76,6 +76,9 @@ type TenantConfig struct {
 	AllowedModels     []string       `json:"allowed_models"`
 	AllowedTools      []string       `json:"allowed_tools"`
 	Metadata          map[string]any `json:"metadata"`
+	// Timezone is the IANA zone of the tenant's day (daily window, usage
+	// date, history dates); a change takes effect at the next local midnight.
+	Timezone string `json:"timezone"`
 }
 
 // NewTenantConfig returns the seed's defaults for a tenant id.
@@ -89,6 +92,7 @@ func NewTenantConfig(tenantID string) TenantConfig {
 		AllowedModels:     DefaultAllowedModels(),
 		AllowedTools:      []string{},
 		Metadata:          map[string]any{},
+		Timezone:          DefaultTimezone,
 	}
 }
 
@@ -103,6 +107,7 @@ type TenantPatch struct {
 	AllowedModels     *[]string       `json:"allowed_models"`
 	AllowedTools      *[]string       `json:"allowed_tools"`
 	Metadata          *map[string]any `json:"metadata"`
+	Timezone          *string         `json:"timezone"`
 }
 
 // Apply copies the set fields of p onto c.
@@ -128,6 +133,9 @@ func (p TenantPatch) Apply(c *TenantConfig) {
 	if p.Metadata != nil {
 		c.Metadata = *p.Metadata
 	}
+	if p.Timezone != nil {
+		c.Timezone = *p.Timezone
+	}
 }
 
 // Validate checks every field of a tenant config.
@@ -144,6 +152,9 @@ func (c TenantConfig) Validate() error {
 		return Validationf("max_queries_per_hour must be between 0 and %d", MaxQueriesPerHourCap)
 	case c.MaxCostPerDay < 0 || c.MaxCostPerDay > MaxMoney:
 		return Validationf("max_cost_usd_per_day must be between 0 and %s", MaxMoney.Decimal())
+	}
+	if _, err := LoadZone(c.Timezone); err != nil {
+		return err
 	}
 	if err := checkNames("allowed_models", c.AllowedModels); err != nil {
 		return err
@@ -207,13 +218,22 @@ type Tenant struct {
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	Usage        Window    `json:"-"`
+	// PrevTimezone is the zone of the days before TimezoneFrom, while a
+	// change of timezone waits for the next local midnight ("" when none).
+	PrevTimezone string    `json:"-"`
+	TimezoneFrom time.Time `json:"-"`
+}
+
+// Calendar is the tenant's local calendar.
+func (t Tenant) Calendar() Calendar {
+	return Calendar{Zone: t.Timezone, Prev: t.PrevTimezone, From: t.TimezoneFrom}
 }
 
 // Window is the tenant's live usage: the current day and the current hour.
 // Spent+Reserved never exceeds the day's cap because admits reserve against
 // BudgetLeft (= cap - spent - reserved), which a condition keeps >= 0.
 type Window struct {
-	Day          string // YYYY-MM-DD (UTC) the counters belong to
+	Day          string // YYYY-MM-DD (the tenant's local day) the counters belong to
 	Hour         string // YYYY-MM-DDTHH (UTC) of the hourly counter
 	HourQueries  int64  // admitted in Hour
 	Queries      int64  // completed today (since the last reset)
