@@ -15,7 +15,7 @@ CDK_VERSION := 2.1148
 CDK_DIR := $(CURDIR)/.tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
 
-.PHONY: all build build-host run test vet synth deploy template load bench tools clean
+.PHONY: all build build-host run test vet synth deploy template load bench tools clean client
 
 all: build
 
@@ -53,6 +53,11 @@ bench: build build-host tools
 	  -bench 'ExecuteHandler|ExecuteOverhead' -benchtime 2000x $(BENCH_FLAGS) ./tests/
 	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -run '^$$' \
 	  -bench ColdStart -benchtime 20x $(BENCH_FLAGS) ./tests/
+
+## client: internal/apiclient/openapi.json (the served document) and client.gen.go, the Go client
+## oapi-codegen generates from it (go run of the pinned version); make test fails when either is stale
+client:
+	$(GO) test -count=1 -run 'TestDocumentIsTheServedOne|TestClientRegenerates' ./internal/apiclient -update
 
 vet:
 	$(GO) vet ./...

@@ -77,7 +77,7 @@ var docs = map[string]Doc{
 	"POST /tenants/{tenant_id}/agents/{agent_id}/execute": {ID: "executeAgent", Summary: "Execute an agent with quota enforcement",
 		Request: executeBody{}, Response: tenancy.Result{}, Status: 200, Errors: []int{429, 502, 504},
 		Idempotent: true, RetryAfter: true},
-	"POST /tenants/{tenant_id}/chat": {ID: "chat", Summary: "The seed's SaaS chat route (query and agent_id from the query string or the body; the body wins)",
+	"POST /tenants/{tenant_id}/chat": {ID: "tenantChat", Summary: "The seed's SaaS chat route (query and agent_id from the query string or the body; the body wins)",
 		Request: chatBody{}, Optional: true, Response: ChatResponse{}, Status: 200, Errors: []int{429, 502, 504},
 		Idempotent: true, RetryAfter: true, Query: []Param{
 			{"query", "the question (required here or in the body)", openapi3.NewStringSchema().WithMaxLength(tenancy.MaxQueryBytes)},
@@ -432,7 +432,7 @@ var responseFormats = map[string]func(*openapi3.Schema){
 func customize(request bool, name string, t reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
 	switch {
 	case t == moneyType:
-		s.Type, s.Format = &openapi3.Types{"number"}, ""
+		s.Type, s.Format = &openapi3.Types{"number"}, "double"
 		s.Description = "USD, an exact decimal (integer nano-USD inside: at most 9 decimals)"
 	case t == codeType:
 		s.WithEnum(stringsToAny(ErrorCodes())...)
