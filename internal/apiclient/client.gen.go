@@ -248,12 +248,14 @@ type Tenant struct {
 	MaxAgents     int       `json:"max_agents"`
 
 	// MaxCostUsdPerDay USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
-	MaxCostUsdPerDay  float64                `json:"max_cost_usd_per_day"`
-	MaxQueriesPerHour int                    `json:"max_queries_per_hour"`
-	Metadata          map[string]interface{} `json:"metadata"`
-	Name              string                 `json:"name"`
-	TenantId          string                 `json:"tenant_id"`
-	UpdatedAt         time.Time              `json:"updated_at"`
+	MaxCostUsdPerDay    float64                `json:"max_cost_usd_per_day"`
+	MaxQueriesPerHour   int                    `json:"max_queries_per_hour"`
+	Metadata            map[string]interface{} `json:"metadata"`
+	Name                string                 `json:"name"`
+	TenantId            string                 `json:"tenant_id"`
+	Timezone            string                 `json:"timezone"`
+	TimezoneEffectiveAt *time.Time             `json:"timezone_effective_at,omitempty"`
+	UpdatedAt           time.Time              `json:"updated_at"`
 }
 
 // TenantInput defines model for TenantInput.
@@ -270,6 +272,9 @@ type TenantInput struct {
 	Metadata *map[string]interface{} `json:"metadata,omitempty"`
 	Name     *string                 `json:"name,omitempty"`
 	TenantId string                  `json:"tenant_id"`
+
+	// Timezone IANA time zone of the tenant's day (default UTC); a change takes effect at the next local midnight
+	Timezone *string `json:"timezone,omitempty"`
 }
 
 // TenantList defines model for TenantList.
@@ -291,6 +296,9 @@ type TenantPatch struct {
 	// Metadata any JSON object of at most 8192 bytes
 	Metadata *map[string]interface{} `json:"metadata,omitempty"`
 	Name     *string                 `json:"name,omitempty"`
+
+	// Timezone IANA time zone of the tenant's day (default UTC); a change takes effect at the next local midnight
+	Timezone *string `json:"timezone,omitempty"`
 }
 
 // TokenUsage defines model for TokenUsage.
