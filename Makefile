@@ -14,8 +14,9 @@ CDK_VERSION := 2.1148
 # put aws-cdk's Go init templates into ./... and break go vet)
 CDK_DIR := $(CURDIR)/.tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
+CFN_LINT_VERSION := 1.51.0
 
-.PHONY: all build build-host run test vet synth deploy template load bench tools clean client
+.PHONY: all build build-host run test vet synth deploy template load bench tools cfn-lint clean client
 
 all: build
 
@@ -35,6 +36,14 @@ build-host:
 tools: $(TOOLS)/aws-lambda-rie
 $(TOOLS)/aws-lambda-rie:
 	GOBIN=$(TOOLS) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+## cfn-lint: cfn-lint (with the SAM translator) for the template tests; installed with pip when
+## neither the command nor the Python module is there (the tests run either)
+cfn-lint:
+	@command -v cfn-lint >/dev/null 2>&1 || python3 -c 'import cfnlint' 2>/dev/null || \
+	  python3 -m pip install --quiet 'cfn-lint==$(CFN_LINT_VERSION)' || \
+	  python3 -m pip install --quiet --user --break-system-packages 'cfn-lint==$(CFN_LINT_VERSION)'
+	@python3 -c 'import cfnlint.version as v; print("cfn-lint", v.__version__)' 2>/dev/null || cfn-lint --version
 
 ## run: the API on http://127.0.0.1:3000 with the embedded DynamoDB
 run:
@@ -64,8 +73,9 @@ vet:
 
 ## test: vet, then every test with the race detector (store suite on minidyn and moto); the CDK
 ## stack's tests (infra/) without it: they are single-threaded, and a race build of the CDK
-## packages is a second ~3 min cold compile on top of the one go vet already made
-test: vet tools build-host
+## packages is a second ~3 min cold compile on top of the one go vet already made. The infra
+## tests also run cdk-nag's AwsSolutions pack and cfn-lint on the synth and on template.yaml
+test: vet tools build-host cfn-lint
 	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -race -count=1 $$($(GO) list -e ./... | grep -v -E '/infra(/|$$)')
 	$(GO) test -count=1 ./infra/...
 

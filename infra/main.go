@@ -5,7 +5,8 @@
 //
 // Context: stage (default dev), corsOrigins (comma-separated origins; none:
 // no CORS), throttleRate and throttleBurst (the API's default route
-// throttling). The CLI passes -c values and cdk.json's context; without the
+// throttling), tracing (false: no X-Ray active tracing; default on) and
+// alarmEmail (an address subscribed to the alarm topic). The CLI passes -c values and cdk.json's context; without the
 // CLI, CDK_CONTEXT_JSON does (make synth STAGE=prod).
 package main
 
@@ -29,10 +30,17 @@ func main() {
 		Stage:       contextString(app, "stage", stack.DefaultStage),
 		AssetDir:    stack.DefaultAssetDir,
 		CorsOrigins: splitList(contextString(app, "corsOrigins", "")),
+		AlarmEmail:  strings.TrimSpace(contextString(app, "alarmEmail", "")),
 	}
 	var err error
 	if props.ThrottleRate, err = contextNumber(app, "throttleRate"); err == nil {
 		props.ThrottleBurst, err = contextNumber(app, "throttleBurst")
+	}
+	if err == nil {
+		props.NoTracing, err = contextNoTracing(app)
+	}
+	if err == nil {
+		err = stack.CheckAlarmEmail(props.AlarmEmail)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)
@@ -69,6 +77,18 @@ func contextNumber(app awscdk.App, key string) (float64, error) {
 		return 0, fmt.Errorf("context %s=%q: want a positive number", key, s)
 	}
 	return n, nil
+}
+
+// contextNoTracing reads tracing: true (default) or false.
+func contextNoTracing(app awscdk.App) (bool, error) {
+	switch v := strings.ToLower(contextString(app, "tracing", "true")); v {
+	case "true":
+		return false, nil
+	case "false":
+		return true, nil
+	default:
+		return false, fmt.Errorf("context tracing=%q: want true or false", v)
+	}
 }
 
 func splitList(s string) []string {

@@ -19,17 +19,20 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdadestinations"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/openclaw/tenancy/infra/samtemplate"
 	"github.com/openclaw/tenancy/internal/api"
@@ -54,7 +57,50 @@ const (
 	OutputTableName          = "TableName"
 	OutputAdminSecretName    = "AdminKeySecretName"
 	OutputProviderSecretName = "ProviderKeysSecretName"
+	OutputAlarmTopicArn      = "AlarmTopicArn"
 )
+
+// AuthorizerCacheTTLSeconds is how long API Gateway reuses the authorizer's
+// answer for one Authorization header: a revoked tenant key, or an admin key
+// removed from the secret (after the authorizer's reload, see
+// internal/app/adminkeys), may pass that long.
+const AuthorizerCacheTTLSeconds = 300
+
+// AccessLogFields are the HTTP API's access log, one JSON object per request
+// (field name, $context variable): the authorizer's labels (tenant and role,
+// see internal/api/authorizer.go), never a key or a header. Every value is a
+// string, because API Gateway writes "-" for a missing one.
+var AccessLogFields = [][2]string{
+	{"request_id", "$context.requestId"},
+	{"time", "$context.requestTime"},
+	{"route_key", "$context.routeKey"},
+	{"status", "$context.status"},
+	{"latency_ms", "$context.responseLatency"},
+	{"integration_status", "$context.integrationStatus"},
+	{"integration_latency_ms", "$context.integrationLatency"},
+	{"integration_error", "$context.integrationErrorMessage"},
+	{"authorizer_error", "$context.authorizer.error"},
+	{"tenant_id", "$context.authorizer.tenant_id"},
+	{"role", "$context.authorizer.role"},
+	{"source_ip", "$context.identity.sourceIp"},
+}
+
+// AccessLogFormat is AccessLogFields as API Gateway's format string.
+func AccessLogFormat() string {
+	parts := make([]string, len(AccessLogFields))
+	for i, f := range AccessLogFields {
+		parts[i] = fmt.Sprintf("%q:%q", f[0], f[1])
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// PublicRoutes say why each public route (api.Public) needs no key; cdk-nag's
+// AwsSolutions-APIG4 is suppressed on them with this reason. A public route
+// without a reason here is a synth error.
+var PublicRoutes = map[string]string{
+	"GET /openapi.json": "The API document is public by design: clients and code generators read it before they have a key; it holds no tenant data.",
+	"GET /console":      "The browser console is a static page, public by design; it holds no data and calls the API with the key its user types in.",
+}
 
 // EnvClaudeProvider routes Claude models of the catalog to a provider; the
 // AWS deployment sends them to Amazon Bedrock (IAM credentials, no key).
@@ -69,6 +115,10 @@ var ProviderSecretKeys = []string{"ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENCL
 // profiles the catalog names ("us.anthropic.claude-...", see
 // internal/catalog).
 const BedrockProfilePrefix = "us"
+
+// BedrockFamily is the model family of the catalog's Bedrock ids, the only
+// one execute may invoke on Bedrock.
+const BedrockFamily = "anthropic"
 
 // FunctionSpec sizes one function.
 type FunctionSpec struct {
@@ -105,6 +155,12 @@ type TenancyStackProps struct {
 	// ThrottleRate and ThrottleBurst are the $default stage's default route
 	// throttling (0: the defaults above).
 	ThrottleRate, ThrottleBurst float64
+	// NoTracing turns X-Ray active tracing off on every function (context
+	// tracing=false); tracing is on by default.
+	NoTracing bool
+	// AlarmEmail, when set, subscribes an email address to the alarm topic
+	// (context alarmEmail); the address must confirm the subscription.
+	AlarmEmail string
 }
 
 // TenancyStack is the stack and the constructs tests and tools look at.
@@ -118,9 +174,22 @@ type TenancyStack struct {
 	ProviderKeys awssecretsmanager.Secret
 	DeadLetters  awssqs.Queue
 	ResetRule    awsevents.Rule
+	AlarmTopic   awssns.Topic
+	AccessLogs   awslogs.LogGroup
 }
 
-var stageRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+var (
+	stageRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
+	emailRE = regexp.MustCompile(`^[^@\s,]+@[^@\s,]+\.[^@\s,]+$`)
+)
+
+// CheckAlarmEmail is nil for "" (no subscription) or an email address.
+func CheckAlarmEmail(s string) error {
+	if s != "" && !emailRE.MatchString(s) {
+		return fmt.Errorf("alarmEmail %q is not an email address", s)
+	}
+	return nil
+}
 
 // StackName is the CloudFormation stack name of a stage.
 func StackName(stage string) string { return "Tenancy-" + stage }
@@ -144,6 +213,9 @@ func NewTenancyStack(scope constructs.Construct, id string, props *TenancyStackP
 	if p.AssetDir == "" {
 		p.AssetDir = DefaultAssetDir
 	}
+	if err := CheckAlarmEmail(p.AlarmEmail); err != nil {
+		panic("stack: " + err.Error())
+	}
 	if p.ThrottleRate == 0 {
 		p.ThrottleRate = DefaultThrottleRate
 	}
@@ -164,14 +236,17 @@ func NewTenancyStack(scope constructs.Construct, id string, props *TenancyStackP
 	s.DeadLetters = awssqs.NewQueue(st, jsii.String("ResetDeadLetters"), &awssqs.QueueProps{
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		// A queue policy denies every request not made over TLS.
+		EnforceSSL: jsii.Bool(true),
 	})
 
 	for _, fn := range api.Functions {
-		s.Functions[fn] = s.newFunction(fn, p.AssetDir)
+		s.Functions[fn] = s.newFunction(fn, p.AssetDir, !p.NoTracing)
 	}
 	s.grant()
 	s.API, s.HTTPStage = s.newHTTPAPI(p)
 	s.ResetRule = s.newSchedule()
+	s.AlarmTopic = s.newAlarmTopic(p.AlarmEmail)
 	s.alarms()
 
 	out := func(id, desc string, v *string) {
@@ -181,6 +256,7 @@ func NewTenancyStack(scope constructs.Construct, id string, props *TenancyStackP
 	out(OutputTableName, "DynamoDB table", s.Table.TableName())
 	out(OutputAdminSecretName, "Secrets Manager secret holding the admin API key", s.AdminSecret.SecretName())
 	out(OutputProviderSecretName, "Secrets Manager secret holding the provider keys (JSON object; fill in the keys in use)", s.ProviderKeys.SecretName())
+	out(OutputAlarmTopicArn, "SNS topic every alarm notifies (subscribe to it)", s.AlarmTopic.TopicArn())
 	return s
 }
 
@@ -203,7 +279,7 @@ func newTable(st awscdk.Stack) awsdynamodb.Table {
 
 func newSecrets(st awscdk.Stack) (admin, providers awssecretsmanager.Secret) {
 	admin = awssecretsmanager.NewSecret(st, jsii.String("AdminKeySecret"), &awssecretsmanager.SecretProps{
-		Description: jsii.String("Admin API key of the tenancy platform (Bearer token for admin routes)"),
+		Description: jsii.String("Admin API keys of the tenancy platform (Bearer tokens for admin routes): a comma-separated list, each key valid"),
 		// A plain string: no template, no key. 48 letters and digits
 		// (~285 bits); no punctuation so it pastes into headers and shells.
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
@@ -223,6 +299,14 @@ func newSecrets(st awscdk.Stack) (admin, providers awssecretsmanager.Secret) {
 		Description:       jsii.String("Model provider keys of the tenancy platform: a JSON object of env names (" + strings.Join(ProviderSecretKeys, ", ") + ") to values"),
 		SecretObjectValue: &values,
 	})
+	cdknag.NagSuppressions_AddResourceSuppressions(providers, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("Provider API keys (OpenAI, Anthropic, OpenClaw) are issued by their providers; only their owners can rotate them there, then put the new values here. Secrets Manager cannot rotate them."),
+	}}, jsii.Bool(false))
+	cdknag.NagSuppressions_AddResourceSuppressions(admin, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-SMG4"),
+		Reason: jsii.String("The admin keys rotate by the operator without downtime: the secret holds a list of valid keys, the authorizer accepts any and rereads the secret every minute (add the new key, move clients, remove the old one; infra/README.md)."),
+	}}, jsii.Bool(false))
 	return admin, providers
 }
 
@@ -231,7 +315,7 @@ func newSecrets(st awscdk.Stack) (admin, providers awssecretsmanager.Secret) {
 // (whose logs statements use Resource "*"): it may write to its own log group
 // only. Passing the log group as logGroup also avoids CDK's LogRetention
 // custom resource (an extra Lambda function with broad log permissions).
-func (s *TenancyStack) newFunction(fn, assetDir string) awslambda.Function {
+func (s *TenancyStack) newFunction(fn, assetDir string, tracing bool) awslambda.Function {
 	spec, ok := Functions[fn]
 	if !ok {
 		panic(fmt.Sprintf("stack: function %q has no FunctionSpec", fn))
@@ -271,18 +355,33 @@ func (s *TenancyStack) newFunction(fn, assetDir string) awslambda.Function {
 		LoggingFormat:         awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
 		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
+		Tracing:               awslambda.Tracing_DISABLED,
+	}
+	if tracing {
+		// CDK adds xray:PutTraceSegments and xray:PutTelemetryRecords on
+		// Resource "*" to the role: X-Ray has no resource-level permissions.
+		props.Tracing = awslambda.Tracing_ACTIVE
 	}
 	if fn == api.FnReset {
 		// EventBridge invokes asynchronously: its retry policy and DLQ
 		// (newSchedule) cover only failures to hand the event to Lambda. A
 		// failed run (an error, a timeout) is retried by Lambda's own
-		// asynchronous invocation, then sent to the same queue.
+		// asynchronous invocation, then sent to the same queue as the
+		// function's dead-letter queue (the event itself; the error is in
+		// the function's log).
 		props.RetryAttempts = jsii.Number(2)
 		props.MaxEventAge = awscdk.Duration_Hours(jsii.Number(6))
-		props.OnFailure = awslambdadestinations.NewSqsDestination(s.DeadLetters)
+		props.DeadLetterQueue = s.DeadLetters
 	}
 	f := awslambda.NewFunction(s.Stack, jsii.String(lid), props)
 	pin(f, lid)
+	if tracing {
+		cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
+			Id:        jsii.String("AwsSolutions-IAM5"),
+			Reason:    jsii.String("X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so AWS requires Resource \"*\" for them (no other action has it)."),
+			AppliesTo: &[]any{"Resource::*"},
+		}}, jsii.Bool(true))
+	}
 	return f
 }
 
@@ -313,14 +412,22 @@ func (s *TenancyStack) grant() {
 	// the profile may route to, hence the region wildcard on
 	// foundation-model (which has no account). Both are limited to
 	// Anthropic models; there is no Resource "*".
-	s.Functions[api.FnExecute].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:     jsii.String("BedrockInvoke"),
-		Actions: jsii.Strings("bedrock:InvokeModel"),
-		Resources: jsii.Strings(
-			*awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:bedrock:*::foundation-model/anthropic.*"), nil),
-			*awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/"+BedrockProfilePrefix+".anthropic.*"), nil),
-		),
+	foundation := "arn:${AWS::Partition}:bedrock:*::foundation-model/" + BedrockFamily + ".*"
+	profiles := "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/" + BedrockProfilePrefix + "." + BedrockFamily + ".*"
+	execute := s.Functions[api.FnExecute]
+	execute.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("BedrockInvoke"),
+		Actions:   jsii.Strings("bedrock:InvokeModel"),
+		Resources: jsii.Strings(*awscdk.Fn_Sub(jsii.String(foundation), nil), *awscdk.Fn_Sub(jsii.String(profiles), nil)),
 	}))
+	// cdk-nag names a finding by the resource with ${X} written <X>.
+	nagName := strings.NewReplacer("${", "<", "}", ">")
+	cdknag.NagSuppressions_AddResourceSuppressions(execute.Role(), &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Bedrock model ids are wildcards limited to the catalog's Bedrock family (" + BedrockFamily + "): its foundation models in the regions the " +
+			BedrockProfilePrefix + ". inference profiles route to, and those profiles in this account and region; TestProviderContract checks every catalog id falls inside."),
+		AppliesTo: &[]any{"Resource::" + nagName.Replace(foundation), "Resource::" + nagName.Replace(profiles)},
+	}}, jsii.Bool(true))
 }
 
 func (s *TenancyStack) newHTTPAPI(p TenancyStackProps) (awsapigatewayv2.HttpApi, awsapigatewayv2.HttpStage) {
@@ -348,6 +455,16 @@ func (s *TenancyStack) newHTTPAPI(p TenancyStackProps) (awsapigatewayv2.HttpApi,
 			BurstLimit: jsii.Number(p.ThrottleBurst),
 		},
 	})
+	// Access logs: one JSON line per request (AccessLogFields). HTTP APIs
+	// write them with a service-linked role; no account setting is needed.
+	s.AccessLogs = awslogs.NewLogGroup(s.Stack, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	stage.Node().DefaultChild().(awsapigatewayv2.CfnStage).SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+		DestinationArn: s.AccessLogs.LogGroupArn(),
+		Format:         jsii.String(AccessLogFormat()),
+	})
 
 	// The authorizer labels each request with its principal (simple
 	// responses). Its result is cached per Authorization header for 5
@@ -357,7 +474,7 @@ func (s *TenancyStack) newHTTPAPI(p TenancyStackProps) (awsapigatewayv2.HttpApi,
 			AuthorizerName:  jsii.String("tenancy-key"),
 			ResponseTypes:   &[]awsapigatewayv2authorizers.HttpLambdaResponseType{awsapigatewayv2authorizers.HttpLambdaResponseType_SIMPLE},
 			IdentitySource:  jsii.Strings("$request.header.Authorization"),
-			ResultsCacheTtl: awscdk.Duration_Minutes(jsii.Number(5)),
+			ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(AuthorizerCacheTTLSeconds)),
 		})
 
 	integrations := map[string]awsapigatewayv2integrations.HttpLambdaIntegration{}
@@ -372,15 +489,26 @@ func (s *TenancyStack) newHTTPAPI(p TenancyStackProps) (awsapigatewayv2.HttpApi,
 			integrations[r.Function] = in
 		}
 		var auth awsapigatewayv2.IHttpRouteAuthorizer = authorizer
+		reason := ""
 		if r.Access == api.Public {
 			auth = awsapigatewayv2.NewHttpNoneAuthorizer()
+			if reason = PublicRoutes[r.Method+" "+r.Path]; reason == "" {
+				panic(fmt.Sprintf("stack: public route %s %s has no reason in PublicRoutes", r.Method, r.Path))
+			}
 		}
-		httpAPI.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+		routes := httpAPI.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(r.Path),
 			Methods:     &[]awsapigatewayv2.HttpMethod{httpMethod(r.Method)},
 			Integration: in,
 			Authorizer:  auth,
 		})
+		if reason != "" {
+			for _, rt := range *routes {
+				cdknag.NagSuppressions_AddResourceSuppressions(rt, &[]*cdknag.NagPackSuppression{
+					{Id: jsii.String("AwsSolutions-APIG4"), Reason: jsii.String(reason)},
+				}, jsii.Bool(false))
+			}
+		}
 	}
 	return httpAPI, stage
 }
@@ -430,12 +558,28 @@ func (s *TenancyStack) newSchedule() awsevents.Rule {
 	return rule
 }
 
+// newAlarmTopic is the SNS topic every alarm notifies, TLS-only, with an
+// email subscription when email is set. It has no KMS key: CloudWatch alarms
+// cannot publish to a topic under the AWS managed key (its key policy cannot
+// grant them), and alarm messages hold no secrets.
+func (s *TenancyStack) newAlarmTopic(email string) awssns.Topic {
+	t := awssns.NewTopic(s.Stack, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		DisplayName: jsii.String("tenancy alarms"),
+		EnforceSSL:  jsii.Bool(true),
+	})
+	if email != "" {
+		t.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(email), nil))
+	}
+	return t
+}
+
 // alarms: every function's errors and throttles, DynamoDB throttling on the
-// operations the code uses, and any message in the dead-letter queue. They
-// have no actions; subscribe a topic to them per deployment.
+// operations the code uses, and any message in the dead-letter queue; each
+// notifies the alarm topic.
 func (s *TenancyStack) alarms() {
+	notify := awscloudwatchactions.NewSnsAction(s.AlarmTopic)
 	alarm := func(id, desc string, m awscloudwatch.IMetric, threshold float64, op awscloudwatch.ComparisonOperator) {
-		awscloudwatch.NewAlarm(s.Stack, jsii.String(id), &awscloudwatch.AlarmProps{
+		a := awscloudwatch.NewAlarm(s.Stack, jsii.String(id), &awscloudwatch.AlarmProps{
 			Metric:             m,
 			AlarmDescription:   jsii.String(desc),
 			Threshold:          jsii.Number(threshold),
@@ -443,6 +587,7 @@ func (s *TenancyStack) alarms() {
 			ComparisonOperator: op,
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
+		a.AddAlarmAction(notify)
 	}
 	five := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
 	for _, fn := range api.Functions {

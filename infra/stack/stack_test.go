@@ -29,7 +29,9 @@ var (
 	devCFN, prodCFN   map[string]any      // the same templates as Go values
 	prodCorsOrigins   = []string{"https://app.example.com", "https://admin.example.com"}
 	prodThrottle      = [2]float64{20, 40} // rate, burst
+	prodAlarmEmail    = "ops@example.com"
 	devStack, prodStk *stack.TenancyStack
+	assetDir          string // dummy bootstraps
 )
 
 func TestMain(m *testing.M) {
@@ -41,6 +43,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
+		assetDir = dir
 		// Dummy bootstraps: the tests need no `make build`.
 		for _, fn := range api.Functions {
 			if err := os.MkdirAll(filepath.Join(dir, fn), 0o755); err == nil {
@@ -64,6 +67,7 @@ func TestMain(m *testing.M) {
 		prodStk = stack.NewTenancyStack(app, stack.StackName("prod"), &stack.TenancyStackProps{
 			Stage: "prod", AssetDir: dir, CorsOrigins: prodCorsOrigins,
 			ThrottleRate: prodThrottle[0], ThrottleBurst: prodThrottle[1],
+			NoTracing: true, AlarmEmail: prodAlarmEmail,
 		})
 		dev = assertions.Template_FromStack(devStack.Stack, nil)
 		prod = assertions.Template_FromStack(prodStk.Stack, nil)
@@ -140,11 +144,13 @@ func TestResourceCounts(t *testing.T) {
 	check(t, "six functions", func() { dev.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(6)) })
 	want := map[string]int{
 		"AWS::Lambda::Function":          len(api.Functions),  // no CDK helper functions (log retention, custom resources)
-		"AWS::Lambda::EventInvokeConfig": 1,                   // reset's async retries and on-failure destination
+		"AWS::Lambda::EventInvokeConfig": 1,                   // reset's async retries
 		"AWS::Lambda::Permission":        len(api.Routes) + 2, // one per route, the authorizer, the schedule
 		"AWS::IAM::Role":                 len(api.Functions),
 		"AWS::IAM::Policy":               len(api.Functions),
-		"AWS::Logs::LogGroup":            len(api.Functions),
+		"AWS::Logs::LogGroup":            len(api.Functions) + 1, // and the API's access logs
+		"AWS::SNS::Topic":                1,                      // alarms
+		"AWS::SNS::TopicPolicy":          1,                      // TLS only
 		"AWS::DynamoDB::Table":           1,
 		"AWS::SecretsManager::Secret":    2,
 		"AWS::ApiGatewayV2::Api":         1,
@@ -161,6 +167,9 @@ func TestResourceCounts(t *testing.T) {
 		got := map[string]int{}
 		for _, r := range resources(cfn) {
 			got[r["Type"].(string)]++
+		}
+		if name == "prod" { // alarmEmail
+			want["AWS::SNS::Subscription"] = 1
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: resource counts\n got %v\nwant %v", name, got, want)
@@ -451,24 +460,36 @@ func TestSchedule(t *testing.T) {
 			"FunctionName": getAtt(fnID(api.FnReset), "Arn"), "SourceArn": getAtt(ruleID, "Arn"),
 		})
 	})
-	check(t, "failed runs of reset go to the dead-letter queue", func() {
+	check(t, "failed runs of reset are retried, then go to the dead-letter queue", func() {
 		dev.HasResourceProperties(jsii.String("AWS::Lambda::EventInvokeConfig"), &map[string]any{
 			"FunctionName":         ref(fnID(api.FnReset)),
 			"MaximumRetryAttempts": 2,
-			"DestinationConfig":    map[string]any{"OnFailure": map[string]any{"Destination": getAtt(queueID, "Arn")}},
+			"DestinationConfig":    assertions.Match_Absent(),
+		})
+		dev.HasResourceProperties(jsii.String("AWS::Lambda::Function"), &map[string]any{
+			"Description":      "tenancy reset",
+			"DeadLetterConfig": map[string]any{"TargetArn": getAtt(queueID, "Arn")},
 		})
 	})
-	check(t, "only the rule may send to the queue", func() {
+	check(t, "only the rule may send to the queue, over TLS only", func() {
 		dev.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), &map[string]any{
-			"PolicyDocument": map[string]any{"Statement": []any{map[string]any{
-				"Action": "sqs:SendMessage", "Effect": "Allow",
-				"Principal": map[string]any{"Service": "events.amazonaws.com"},
-				"Resource":  getAtt(queueID, "Arn"),
-				"Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": getAtt(ruleID, "Arn")}},
-				"Sid":       assertions.Match_AnyValue(),
-			}}},
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayEquals(&[]any{
+				tlsOnly(getAtt(queueID, "Arn"), "sqs:*"),
+				map[string]any{
+					"Action": "sqs:SendMessage", "Effect": "Allow",
+					"Principal": map[string]any{"Service": "events.amazonaws.com"},
+					"Resource":  getAtt(queueID, "Arn"),
+					"Condition": map[string]any{"ArnEquals": map[string]any{"aws:SourceArn": getAtt(ruleID, "Arn")}},
+					"Sid":       assertions.Match_AnyValue(),
+				},
+			}), "Version": "2012-10-17"},
 		})
 	})
+	for _, fn := range api.Functions {
+		if dlc := props(resources(devCFN)[fnID(fn)])["DeadLetterConfig"]; (dlc != nil) != (fn == api.FnReset) {
+			t.Errorf("%s: DeadLetterConfig %v", fn, dlc)
+		}
+	}
 	// No other function is invoked by events.
 	for id, r := range ofType(devCFN, "AWS::Lambda::Permission") {
 		p := props(r)
@@ -537,14 +558,42 @@ func allStatements(cfn map[string]any) []map[string]any {
 	return out
 }
 
+// tlsOnly is the statement enforceSSL adds to a queue or topic policy.
+func tlsOnly(resource any, action string) map[string]any {
+	return map[string]any{
+		"Action": action, "Effect": "Deny", "Principal": map[string]any{"AWS": "*"}, "Resource": resource,
+		"Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+	}
+}
+
+// xrayStatement is what active tracing adds to a function's role: X-Ray has
+// no resource-level permissions.
+var xrayStatement = statement{"Allow", []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, []any{"*"}}
+
+// No wildcard in what is allowed. Denies (enforceSSL: deny everyone
+// everything without TLS) are checked to be exactly that; X-Ray's two
+// actions are the only Resource "*" (they have no resource-level
+// permissions).
 func TestNoWildcards(t *testing.T) {
 	for name, cfn := range map[string]map[string]any{"dev": devCFN, "prod": prodCFN} {
 		sts := allStatements(cfn)
 		if len(sts) < 10 {
 			t.Fatalf("%s: only %d statements found", name, len(sts))
 		}
+		denies := 0
 		for _, s := range sts {
 			st := normalize(s)
+			if st.Effect == "Deny" {
+				denies++
+				everyone := s["Principal"] == "*" || reflect.DeepEqual(s["Principal"], map[string]any{"AWS": "*"})
+				if !reflect.DeepEqual(s["Condition"], tlsOnly(nil, "")["Condition"]) || !everyone {
+					t.Errorf("%s: a Deny other than TLS-only: %s", name, jsonOf(s))
+				}
+				continue
+			}
+			if sameStatements([]statement{st}, []statement{xrayStatement}) {
+				continue
+			}
 			if s["NotAction"] != nil || s["NotResource"] != nil {
 				t.Errorf("%s: NotAction/NotResource in %s", name, jsonOf(s))
 			}
@@ -561,6 +610,9 @@ func TestNoWildcards(t *testing.T) {
 			if p, ok := s["Principal"]; ok && (p == "*" || jsonOf(p) == `{"AWS":"*"}`) {
 				t.Errorf("%s: Principal \"*\" in %s", name, jsonOf(s))
 			}
+		}
+		if denies != 2 { // the queue and the topic
+			t.Errorf("%s: %d TLS-only denies, want 2", name, denies)
 		}
 	}
 }
@@ -614,8 +666,9 @@ func TestIAMPerFunction(t *testing.T) {
 			case api.FnExecute:
 				want = append(want, statement{"Allow", secretRead, []any{ref(providerID)}})
 			case api.FnReset:
-				want = append(want, statement{"Allow", []string{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}, []any{getAtt(queueID, "Arn")}})
+				want = append(want, statement{"Allow", []string{"sqs:SendMessage"}, []any{getAtt(queueID, "Arn")}})
 			}
+			want = append(want, xrayStatement) // dev traces
 			var bedrock []statement
 			var rest []statement
 			for _, s := range sts {
