@@ -82,8 +82,8 @@ func TestAwsSolutionsPack(t *testing.T) {
 		`AwsSolutions-IAM5 ["Resource::*"] on ` + strings.Repeat("AWS::IAM::Policy,", n) + strings.Repeat("AWS::IAM::Role,", n-1) + "AWS::IAM::Role",
 		// Bedrock, execute's role only
 		`AwsSolutions-IAM5 ["Resource::arn:\u003cAWS::Partition\u003e:bedrock:*::foundation-model/anthropic.*","Resource::arn:\u003cAWS::Partition\u003e:bedrock:\u003cAWS::Region\u003e:\u003cAWS::AccountId\u003e:inference-profile/us.anthropic.*"] on AWS::IAM::Policy,AWS::IAM::Role`,
-		// the provider keys and the admin keys secrets
-		"AwsSolutions-SMG4 on AWS::SecretsManager::Secret,AWS::SecretsManager::Secret",
+		// the provider keys secret (the admin keys secret rotates)
+		"AwsSolutions-SMG4 on AWS::SecretsManager::Secret",
 	}
 	if !slices.Equal(keys, want) {
 		t.Errorf("suppressions\n got %s\nwant %s", strings.Join(keys, "\n     "), strings.Join(want, "\n     "))

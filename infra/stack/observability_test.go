@@ -11,6 +11,7 @@ import (
 	"github.com/openclaw/tenancy/infra/stack"
 	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/auth"
+	"github.com/openclaw/tenancy/internal/schema"
 )
 
 // X-Ray active tracing on every function by default (dev); off with
@@ -135,5 +136,35 @@ func TestCheckAlarmEmail(t *testing.T) {
 		if err := stack.CheckAlarmEmail(s); (err == nil) != ok {
 			t.Errorf("CheckAlarmEmail(%q) = %v", s, err)
 		}
+	}
+}
+
+// Secrets Manager rotates the admin keys secret with the reset function
+// every schema.AdminKeyRotationDays, after the function may be invoked and
+// may rotate.
+func TestAdminKeyRotation(t *testing.T) {
+	adminID := secretID(t, "AdminKey")
+	id, r := onlyOfType(devCFN, "AWS::SecretsManager::RotationSchedule")
+	want := map[string]any{
+		"SecretId":                  ref(adminID),
+		"RotationLambdaARN":         getAtt(fnID(api.FnReset), "Arn"),
+		"RotationRules":             map[string]any{"AutomaticallyAfterDays": float64(schema.AdminKeyRotationDays)},
+		"RotateImmediatelyOnUpdate": false,
+	}
+	if !reflect.DeepEqual(props(r), want) {
+		t.Errorf("rotation schedule %s\n got %s\nwant %s", id, jsonOf(props(r)), jsonOf(want))
+	}
+	deps := jsonOf(r["DependsOn"])
+	var perm string
+	for pid, p := range ofType(devCFN, "AWS::Lambda::Permission") {
+		if props(p)["Principal"] == "secretsmanager.amazonaws.com" {
+			perm = pid
+		}
+	}
+	if perm == "" || !strings.Contains(deps, `"`+perm+`"`) || !strings.Contains(deps, "ResetRole") {
+		t.Errorf("rotation schedule depends on %s, want the invoke permission %q and reset's role", deps, perm)
+	}
+	if n := len(ofType(prodCFN, "AWS::SecretsManager::RotationSchedule")); n != 1 {
+		t.Errorf("prod: %d rotation schedules", n)
 	}
 }

@@ -244,6 +244,7 @@ func NewTenancyStack(scope constructs.Construct, id string, props *TenancyStackP
 		s.Functions[fn] = s.newFunction(fn, p.AssetDir, !p.NoTracing)
 	}
 	s.grant()
+	s.rotateAdminKeys()
 	s.API, s.HTTPStage = s.newHTTPAPI(p)
 	s.ResetRule = s.newSchedule()
 	s.AlarmTopic = s.newAlarmTopic(p.AlarmEmail)
@@ -302,10 +303,6 @@ func newSecrets(st awscdk.Stack) (admin, providers awssecretsmanager.Secret) {
 	cdknag.NagSuppressions_AddResourceSuppressions(providers, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-SMG4"),
 		Reason: jsii.String("Provider API keys (OpenAI, Anthropic, OpenClaw) are issued by their providers; only their owners can rotate them there, then put the new values here. Secrets Manager cannot rotate them."),
-	}}, jsii.Bool(false))
-	cdknag.NagSuppressions_AddResourceSuppressions(admin, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-SMG4"),
-		Reason: jsii.String("The admin keys rotate by the operator without downtime: the secret holds a list of valid keys, the authorizer accepts any and rereads the secret every minute (add the new key, move clients, remove the old one; infra/README.md)."),
 	}}, jsii.Bool(false))
 	return admin, providers
 }
@@ -428,6 +425,38 @@ func (s *TenancyStack) grant() {
 			BedrockProfilePrefix + ". inference profiles route to, and those profiles in this account and region; TestProviderContract checks every catalog id falls inside."),
 		AppliesTo: &[]any{"Resource::" + nagName.Replace(foundation), "Resource::" + nagName.Replace(profiles)},
 	}}, jsii.Bool(true))
+}
+
+// rotateAdminKeys has Secrets Manager rotate the admin keys secret every
+// schema.AdminKeyRotationDays with the reset function (functions/reset: a new key
+// first, the previous newest key kept, older ones dropped). The schedule is
+// the L1 resource: CDK's RotationSchedule would also grant
+// secretsmanager:GetRandomPassword on Resource "*", which the function does
+// not use (it generates keys itself).
+func (s *TenancyStack) rotateAdminKeys() {
+	fn := s.Functions[api.FnReset]
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("RotateAdminKeys"),
+		Actions:   jsii.Strings("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"),
+		Resources: jsii.Strings(*s.AdminSecret.SecretArn()),
+	}))
+	fn.AddPermission(jsii.String("SecretsManagerRotation"), &awslambda.Permission{
+		Principal: awsiam.NewServicePrincipal(jsii.String("secretsmanager.amazonaws.com"), nil),
+		SourceArn: s.AdminSecret.SecretArn(),
+	})
+	sched := awssecretsmanager.NewCfnRotationSchedule(s.Stack, jsii.String("AdminKeyRotation"), &awssecretsmanager.CfnRotationScheduleProps{
+		SecretId:          s.AdminSecret.SecretArn(),
+		RotationLambdaArn: fn.FunctionArn(),
+		RotationRules: &awssecretsmanager.CfnRotationSchedule_RotationRulesProperty{
+			AutomaticallyAfterDays: jsii.Number(schema.AdminKeyRotationDays),
+		},
+		// The first key is the generated one; rotate on schedule only.
+		RotateImmediatelyOnUpdate: jsii.Bool(false),
+	})
+	// Secrets Manager must be allowed to invoke the function (and the role
+	// to rotate) before the schedule exists.
+	sched.Node().AddDependency(fn.Role())
+	sched.Node().AddDependency(fn.Node().TryFindChild(jsii.String("SecretsManagerRotation")))
 }
 
 func (s *TenancyStack) newHTTPAPI(p TenancyStackProps) (awsapigatewayv2.HttpApi, awsapigatewayv2.HttpStage) {

@@ -143,25 +143,26 @@ func fnID(fn string) string { return samtemplate.LogicalID(fn) }
 func TestResourceCounts(t *testing.T) {
 	check(t, "six functions", func() { dev.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(6)) })
 	want := map[string]int{
-		"AWS::Lambda::Function":          len(api.Functions),  // no CDK helper functions (log retention, custom resources)
-		"AWS::Lambda::EventInvokeConfig": 1,                   // reset's async retries
-		"AWS::Lambda::Permission":        len(api.Routes) + 2, // one per route, the authorizer, the schedule
-		"AWS::IAM::Role":                 len(api.Functions),
-		"AWS::IAM::Policy":               len(api.Functions),
-		"AWS::Logs::LogGroup":            len(api.Functions) + 1, // and the API's access logs
-		"AWS::SNS::Topic":                1,                      // alarms
-		"AWS::SNS::TopicPolicy":          1,                      // TLS only
-		"AWS::DynamoDB::Table":           1,
-		"AWS::SecretsManager::Secret":    2,
-		"AWS::ApiGatewayV2::Api":         1,
-		"AWS::ApiGatewayV2::Stage":       1,
-		"AWS::ApiGatewayV2::Authorizer":  1,
-		"AWS::ApiGatewayV2::Route":       len(api.Routes),
-		"AWS::ApiGatewayV2::Integration": 4, // tenants, agents, execute, reports
-		"AWS::Events::Rule":              1,
-		"AWS::SQS::Queue":                1,
-		"AWS::SQS::QueuePolicy":          1,
-		"AWS::CloudWatch::Alarm":         2*len(api.Functions) + 2,
+		"AWS::Lambda::Function":                 len(api.Functions),  // no CDK helper functions (log retention, custom resources)
+		"AWS::Lambda::EventInvokeConfig":        1,                   // reset's async retries
+		"AWS::Lambda::Permission":               len(api.Routes) + 3, // one per route, the authorizer, the schedule, the admin key rotation
+		"AWS::IAM::Role":                        len(api.Functions),
+		"AWS::IAM::Policy":                      len(api.Functions),
+		"AWS::Logs::LogGroup":                   len(api.Functions) + 1, // and the API's access logs
+		"AWS::SNS::Topic":                       1,                      // alarms
+		"AWS::SNS::TopicPolicy":                 1,                      // TLS only
+		"AWS::DynamoDB::Table":                  1,
+		"AWS::SecretsManager::Secret":           2,
+		"AWS::SecretsManager::RotationSchedule": 1, // the admin keys
+		"AWS::ApiGatewayV2::Api":                1,
+		"AWS::ApiGatewayV2::Stage":              1,
+		"AWS::ApiGatewayV2::Authorizer":         1,
+		"AWS::ApiGatewayV2::Route":              len(api.Routes),
+		"AWS::ApiGatewayV2::Integration":        4, // tenants, agents, execute, reports
+		"AWS::Events::Rule":                     1,
+		"AWS::SQS::Queue":                       1,
+		"AWS::SQS::QueuePolicy":                 1,
+		"AWS::CloudWatch::Alarm":                2*len(api.Functions) + 2,
 	}
 	for name, cfn := range map[string]map[string]any{"dev": devCFN, "prod": prodCFN} {
 		got := map[string]int{}
@@ -490,13 +491,17 @@ func TestSchedule(t *testing.T) {
 			t.Errorf("%s: DeadLetterConfig %v", fn, dlc)
 		}
 	}
-	// No other function is invoked by events.
+	// No other function is invoked by events or Secrets Manager (which
+	// rotates the admin keys with reset).
 	for id, r := range ofType(devCFN, "AWS::Lambda::Permission") {
 		p := props(r)
-		if p["Principal"] == "events.amazonaws.com" && !mentions(p["FunctionName"], fnID(api.FnReset)) {
-			t.Errorf("permission %s lets events invoke %v", id, p["FunctionName"])
+		if (p["Principal"] == "events.amazonaws.com" || p["Principal"] == "secretsmanager.amazonaws.com") && !mentions(p["FunctionName"], fnID(api.FnReset)) {
+			t.Errorf("permission %s lets %v invoke %v", id, p["Principal"], p["FunctionName"])
 		}
-		if p["Principal"] != "events.amazonaws.com" && p["Principal"] != "apigateway.amazonaws.com" {
+		if p["Principal"] == "secretsmanager.amazonaws.com" && !reflect.DeepEqual(p["SourceArn"], ref(secretID(t, "AdminKey"))) {
+			t.Errorf("permission %s lets Secrets Manager invoke reset for %v", id, p["SourceArn"])
+		}
+		if p["Principal"] != "events.amazonaws.com" && p["Principal"] != "apigateway.amazonaws.com" && p["Principal"] != "secretsmanager.amazonaws.com" {
 			t.Errorf("permission %s for %v", id, p["Principal"])
 		}
 		if p["SourceArn"] == nil {
@@ -666,7 +671,8 @@ func TestIAMPerFunction(t *testing.T) {
 			case api.FnExecute:
 				want = append(want, statement{"Allow", secretRead, []any{ref(providerID)}})
 			case api.FnReset:
-				want = append(want, statement{"Allow", []string{"sqs:SendMessage"}, []any{getAtt(queueID, "Arn")}})
+				want = append(want, statement{"Allow", []string{"sqs:SendMessage"}, []any{getAtt(queueID, "Arn")}},
+					statement{"Allow", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, []any{ref(adminID)}})
 			}
 			want = append(want, xrayStatement) // dev traces
 			var bedrock []statement

@@ -24,11 +24,16 @@ const (
 // Secrets and provider settings, read from env by the functions. In AWS the
 // stack sets the *_SECRET names; locally the plain values are used.
 const (
-	EnvAdminKey       = "TENANCY_ADMIN_KEY"        // local: the admin key itself
-	EnvAdminKeySecret = "TENANCY_ADMIN_KEY_SECRET" // AWS: Secrets Manager name holding the admin key
+	EnvAdminKey       = "TENANCY_ADMIN_KEY"        // local: the admin keys themselves (comma-separated)
+	EnvAdminKeySecret = "TENANCY_ADMIN_KEY_SECRET" // AWS: Secrets Manager name holding the admin keys
 	EnvProviderSecret = "TENANCY_PROVIDER_SECRET"  // AWS: Secrets Manager name holding provider keys (JSON object of env names to values)
 	EnvListen         = "TENANCY_LISTEN"           // local server address
 )
+
+// AdminKeyRotationDays is how often Secrets Manager rotates the admin keys
+// secret (the reset function is its rotation function, see
+// internal/app/adminkeys).
+const AdminKeyRotationDays = 30
 
 // FunctionActions lists, per Lambda function, the DynamoDB actions its code
 // uses on the table. The CDK stack grants exactly these and nothing else.
