@@ -25,7 +25,19 @@ import (
 func main() {
 	defer jsii.Close()
 	app := awscdk.NewApp(&awscdk.AppProps{AnalyticsReporting: jsii.Bool(false)})
+	props, err := propsFromContext(app)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "infra:", err)
+		os.Exit(2)
+	}
+	// Env-agnostic (account and region are resolved at deploy time), so the
+	// synth needs no credentials.
+	stack.NewTenancyStack(app, stack.StackName(props.Stage), props)
+	app.Synth(nil)
+}
 
+// propsFromContext reads the stack's props from the app's context.
+func propsFromContext(app awscdk.App) (*stack.TenancyStackProps, error) {
 	props := &stack.TenancyStackProps{
 		Stage:       contextString(app, "stage", stack.DefaultStage),
 		AssetDir:    stack.DefaultAssetDir,
@@ -43,13 +55,9 @@ func main() {
 		err = stack.CheckAlarmEmail(props.AlarmEmail)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "infra:", err)
-		os.Exit(2)
+		return nil, err
 	}
-	// Env-agnostic (account and region are resolved at deploy time), so the
-	// synth needs no credentials.
-	stack.NewTenancyStack(app, stack.StackName(props.Stage), props)
-	app.Synth(nil)
+	return props, nil
 }
 
 func contextString(app awscdk.App, key, def string) string {
