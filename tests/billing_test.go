@@ -1,6 +1,9 @@
 package tests
 
 import (
+	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,4 +38,52 @@ func TestTimezoneOverHTTP(t *testing.T) {
 	eq(t, "resets_at (New York's midnight)", r.str("resets_at"), "2026-11-29T05:00:00Z")
 	r = s.must(s.do("GET", "/tenants/acme", adminKey, nil), 200)
 	eq(t, "no longer pending", r.get("timezone_effective_at"), nil)
+}
+
+// The monthly budget over HTTP: field (null = none), 429 monthly_cost_limit
+// with Retry-After to the next local month, report fields, group=month.
+func TestMonthlyBudgetOverHTTP(t *testing.T) {
+	s := newServer(t, true)
+	r := s.must(s.do("POST", "/tenants", adminKey, map[string]any{"tenant_id": "acme", "timezone": "Europe/Paris"}), 201)
+	eq(t, "no monthly budget by default", r.get("max_cost_usd_per_month"), nil)
+	s.must(s.do("PATCH", "/tenants/acme", adminKey, map[string]any{"max_cost_usd_per_month": -1}), 400,
+		"max_cost_usd_per_month must be null or between 0 and 1000000")
+	r = s.must(s.do("PATCH", "/tenants/acme", adminKey, map[string]any{"max_cost_usd_per_month": 0.03}), 200)
+	eq(t, "max_cost_usd_per_month", r.num("max_cost_usd_per_month"), "0.03")
+	s.must(s.do("POST", "/tenants/acme/agents", adminKey, support), 201)
+	q := map[string]any{"query": "Help me reset my password"}
+	s.must(s.do("POST", "/tenants/acme/agents/support/execute", adminKey, q), 200)
+	s.must(s.do("POST", "/tenants/acme/agents/support/execute", adminKey, q), 200)
+	r = s.must(s.do("POST", "/tenants/acme/agents/support/execute", adminKey, q), 429,
+		"Tenant 'acme' has exceeded its monthly budget (cost: $0.02 / $0.03)")
+	eq(t, "code", r.str("error", "code"), "monthly_cost_limit")
+	// t0 = 15:30 in Paris on November 28; December starts at 23:00Z on November 30.
+	eq(t, "Retry-After (to December in Paris)", r.header.Get("Retry-After"), strconv.Itoa(2*86400+8*3600+30*60))
+	r = s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
+	eq(t, "month", r.str("month"), "2026-11")
+	eq(t, "month_cost_usd", r.num("month_cost_usd"), "0.021")
+	eq(t, "max_cost_usd_per_month", r.num("max_cost_usd_per_month"), "0.03")
+	eq(t, "month_utilization_pct", r.num("month_utilization_pct"), "70")
+
+	s.clock.Set(time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)) // December 1 in Paris
+	s.must(s.do("POST", "/tenants/acme/agents/support/execute", adminKey, q), 200)
+	r = s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
+	eq(t, "month", r.str("month"), "2026-12")
+	eq(t, "month_cost_usd", r.num("month_cost_usd"), "0.0105")
+	r = s.must(s.do("PATCH", "/tenants/acme", adminKey, map[string]any{"max_cost_usd_per_month": nil}), 200)
+	eq(t, "removed", r.get("max_cost_usd_per_month"), nil)
+	r = s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
+	eq(t, "no utilization without a budget", r.get("month_utilization_pct"), nil)
+
+	r = s.must(s.do("GET", "/tenants/acme/usage/history?group=month", adminKey, nil), 200)
+	months := r.get("months").([]any)
+	eq(t, "months", len(months), 2)
+	eq(t, "November", months[0].(map[string]any)["month"], "2026-11")
+	eq(t, "November cost", months[0].(map[string]any)["cost_usd"].(json.Number).String(), "0.021")
+	eq(t, "December cost", months[1].(map[string]any)["cost_usd"].(json.Number).String(), "0.0105")
+	r = s.must(s.do("GET", "/tenants/acme/usage/history?group=month&format=csv", adminKey, nil), 200)
+	eq(t, "csv header", strings.SplitN(r.raw, "\n", 2)[0], "month,queries,cost_usd,input_tokens,output_tokens,"+
+		"cache_read_tokens,cache_write_tokens,failed_calls,unsettled_reserved_usd,price_versions,by_model")
+	eq(t, "csv rows", strings.Count(r.raw, "\n"), 3)
+	s.must(s.do("GET", "/tenants/acme/usage/history?group=week", adminKey, nil), 400, "group must be day or month")
 }

@@ -49,6 +49,7 @@ var statusOf = map[tenancy.Code]int{
 	tenancy.CodeAgentLimit:      http.StatusTooManyRequests,
 	tenancy.CodeQueryLimit:      http.StatusTooManyRequests,
 	tenancy.CodeCostLimit:       http.StatusTooManyRequests,
+	tenancy.CodeMonthlyLimit:    http.StatusTooManyRequests,
 	tenancy.CodeTenantInactive:  http.StatusForbidden,
 	tenancy.CodeModelNotAllowed: http.StatusForbidden,
 	tenancy.CodeToolNotAllowed:  http.StatusForbidden,

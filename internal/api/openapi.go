@@ -86,9 +86,11 @@ var docs = map[string]Doc{
 		Response: tenancy.UsageReport{}, Status: 200},
 	"GET /tenants/{tenant_id}/usage/history": {ID: "getUsageHistory", Summary: "Daily usage history (JSON, or CSV with format=csv)",
 		Response: History{}, Text: []string{"text/csv"}, Status: 200, Query: []Param{
-			{"from", "first day (default: 29 days before to)", openapi3.NewStringSchema().WithFormat("date")},
-			{"to", "last day (default: today, UTC)", openapi3.NewStringSchema().WithFormat("date")},
-			{"format", "json (default) or csv", openapi3.NewStringSchema().WithEnum("json", "csv")}}},
+			{"from", "first day (default: 29 days before to; with group=month the first of the month 11 months before to's)", openapi3.NewStringSchema().WithFormat("date")},
+			{"to", "last day (default: the tenant's local today)", openapi3.NewStringSchema().WithFormat("date")},
+			{"format", "json (default) or csv", openapi3.NewStringSchema().WithEnum("json", "csv")},
+			{"group", "day (default: {\"days\":[...]}) or month (local calendar months summed from days: {\"months\":[...]})",
+				openapi3.NewStringSchema().WithEnum("day", "month")}}},
 	"GET /openapi.json": {ID: "getOpenAPI", Summary: "This document",
 		Response: map[string]any{}, Status: 200},
 }
@@ -382,6 +384,7 @@ var (
 	moneyType = reflect.TypeFor[tenancy.Money]()
 	timeType  = reflect.TypeFor[time.Time]()
 	codeType  = reflect.TypeFor[ErrorCode]()
+	optMoney  = reflect.TypeFor[tenancy.OptionalMoney]()
 )
 
 // requestBounds are the server's bounds on request fields, by JSON name
@@ -395,13 +398,17 @@ var requestBounds = map[string]func(*openapi3.Schema){
 	},
 	"max_queries_per_hour": func(s *openapi3.Schema) { s.WithMin(0).WithMax(tenancy.MaxQueriesPerHourCap) },
 	"max_cost_usd_per_day": func(s *openapi3.Schema) { s.WithMin(0).WithMax(tenancy.MaxMoney.Float()) },
-	"allowed_models":       func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
-	"allowed_tools":        func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
-	"tools":                func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
-	"[]allowed_models":     func(s *openapi3.Schema) { s.WithMaxItems(tenancy.MaxListLen) },
-	"[]allowed_tools":      func(s *openapi3.Schema) { s.WithMaxItems(tenancy.MaxListLen) },
-	"[]tools":              func(s *openapi3.Schema) { s.WithMaxItems(tenancy.MaxListLen) },
-	"llm_model":            func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
+	"max_cost_usd_per_month": func(s *openapi3.Schema) {
+		s.WithMin(0).WithMax(tenancy.MaxMoney.Float())
+		s.Nullable = true
+	},
+	"allowed_models":   func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
+	"allowed_tools":    func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
+	"tools":            func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
+	"[]allowed_models": func(s *openapi3.Schema) { s.WithMaxItems(tenancy.MaxListLen) },
+	"[]allowed_tools":  func(s *openapi3.Schema) { s.WithMaxItems(tenancy.MaxListLen) },
+	"[]tools":          func(s *openapi3.Schema) { s.WithMaxItems(tenancy.MaxListLen) },
+	"llm_model":        func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
 	"system_prompt": func(s *openapi3.Schema) {
 		s.WithMinLength(1).WithMaxLength(tenancy.MaxSystemPromptBytes)
 		s.Description = fmt.Sprintf("at most %d bytes of UTF-8", tenancy.MaxSystemPromptBytes)
@@ -427,10 +434,17 @@ var responseFormats = map[string]func(*openapi3.Schema){
 	"key_id":     func(s *openapi3.Schema) { s.WithPattern(KeyIDPattern) },
 	"date":       func(s *openapi3.Schema) { s.WithFormat("date") },
 	"usage_date": func(s *openapi3.Schema) { s.WithFormat("date") },
+	"month":      func(s *openapi3.Schema) { s.WithPattern(`^[0-9]{4}-[0-9]{2}$`) },
 }
 
 func customize(request bool, name string, t reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
 	switch {
+	case t == optMoney: // a patch's nullable amount: a number, or null to remove
+		*s = *openapi3.NewFloat64Schema()
+		s.Format, s.Nullable = "", true
+		s.Description = "USD, an exact decimal (at most 9 decimals), or null for none"
+		s.Properties = openapi3.Schemas{} // non-nil: openapi3gen exports it as a component
+		s.WithMin(0).WithMax(tenancy.MaxMoney.Float())
 	case t == moneyType:
 		s.Type, s.Format = &openapi3.Types{"number"}, "double"
 		s.Description = "USD, an exact decimal (integer nano-USD inside: at most 9 decimals)"

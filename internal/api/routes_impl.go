@@ -351,33 +351,57 @@ func (h *Handler) usage(ctx context.Context, r *request) (int, any, error) {
 	return http.StatusOK, rep, nil
 }
 
-// History is the daily usage history as JSON.
+// History is the usage history as JSON: days, or with group=month months.
 type History struct {
-	Days []tenancy.DayUsage `json:"days"`
+	Days   *[]tenancy.DayUsage   `json:"days,omitempty"`
+	Months *[]tenancy.MonthUsage `json:"months,omitempty"`
 }
 
-// HistoryColumns are the CSV export's columns, the JSON entries' keys.
+// HistoryColumns are the CSV export's columns, the JSON entries' keys
+// (with group=month the first column is "month").
 var HistoryColumns = []string{"date", "queries", "cost_usd", "input_tokens", "output_tokens",
 	"cache_read_tokens", "cache_write_tokens", "failed_calls", "unsettled_reserved_usd", "price_versions", "by_model"}
 
 func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
-	format := r.query("format")
+	format, group := r.query("format"), r.query("group")
 	if format != "" && format != "json" && format != "csv" {
 		return 0, nil, tenancy.Validationf("format must be json or csv")
 	}
-	days, err := h.deps.Service.History(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
-	if err != nil {
-		return 0, nil, err
+	if group != "" && group != "day" && group != "month" {
+		return 0, nil, tenancy.Validationf("group must be day or month")
+	}
+	var rows []tenancy.MonthUsage // days as rows of one date each, or months
+	var out History
+	if group == "month" {
+		months, err := h.deps.Service.MonthlyHistory(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
+		if err != nil {
+			return 0, nil, err
+		}
+		rows, out.Months = months, &months
+	} else {
+		days, err := h.deps.Service.History(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
+		if err != nil {
+			return 0, nil, err
+		}
+		out.Days = &days
+		for _, d := range days {
+			rows = append(rows, tenancy.MonthUsage{Month: d.Date, Queries: d.Queries, Cost: d.Cost, Tokens: d.Tokens,
+				FailedCalls: d.FailedCalls, Unsettled: d.Unsettled, ByModel: d.ByModel, PriceVersions: d.PriceVersions})
+		}
 	}
 	if format != "csv" {
-		return http.StatusOK, History{Days: days}, nil
+		return http.StatusOK, out, nil
 	}
 	var sb strings.Builder
 	w := csv.NewWriter(&sb)
-	_ = w.Write(HistoryColumns)
-	for _, d := range days {
+	cols := HistoryColumns
+	if group == "month" {
+		cols = append([]string{"month"}, cols[1:]...)
+	}
+	_ = w.Write(cols)
+	for _, d := range rows {
 		byModel, _ := json.Marshal(d.ByModel)
-		_ = w.Write([]string{d.Date, strconv.FormatInt(d.Queries, 10), d.Cost.Decimal(),
+		_ = w.Write([]string{d.Month, strconv.FormatInt(d.Queries, 10), d.Cost.Decimal(),
 			strconv.FormatInt(d.Input, 10), strconv.FormatInt(d.Output, 10),
 			strconv.FormatInt(d.CacheRead, 10), strconv.FormatInt(d.CacheWrite, 10),
 			strconv.FormatInt(d.FailedCalls, 10), d.Unsettled.Decimal(), strings.Join(d.PriceVersions, " "), string(byModel)})

@@ -186,6 +186,15 @@ type tenantItem struct {
 	Tz            string   `dynamodbav:"tz"`       // IANA zone of the tenant's days
 	TzPrev        string   `dynamodbav:"tz_prev"`  // zone of the days before tz_from ("" when none)
 	TzFrom        string   `dynamodbav:"tz_from"`
+	// The monthly budget (m_capped false: none) and the window's month:
+	// m_budget = max_cost_month - m_spent - m_reserved, kept like d_budget
+	// so the admit's one condition can hold both caps.
+	MaxCostMonth int64  `dynamodbav:"max_cost_month"`
+	MCapped      bool   `dynamodbav:"m_capped"`
+	MKey         string `dynamodbav:"m_key"`
+	MSpent       int64  `dynamodbav:"m_spent"`
+	MReserved    int64  `dynamodbav:"m_reserved"`
+	MBudget      int64  `dynamodbav:"m_budget"`
 	counters
 }
 
@@ -204,7 +213,8 @@ func encodeTenant(t tenancy.Tenant) (map[string]types.AttributeValue, error) {
 		AllowedModels: toAllowSet(t.AllowedModels), AllowedTools: toAllowSet(t.AllowedTools), Metadata: string(meta),
 		IsActive: t.IsActive, CreatedAt: nowString(t.CreatedAt), UpdatedAt: nowString(t.UpdatedAt),
 		WDay: t.Usage.Day, HKey: t.Usage.Hour, Budget: int64(t.Usage.BudgetLeft),
-		Tz: t.Timezone, TzPrev: t.PrevTimezone,
+		Tz: t.Timezone, TzPrev: t.PrevTimezone, MaxCostMonth: int64(t.MonthCap()), MCapped: t.MaxCostPerMonth != nil,
+		MKey: t.Usage.Month, MBudget: int64(t.Usage.MonthBudget),
 	}
 	if t.PrevTimezone != "" {
 		it.TzFrom = nowString(t.TimezoneFrom)
@@ -235,8 +245,13 @@ func decodeTenant(item map[string]types.AttributeValue) (tenancy.Tenant, tenantI
 			Day: it.WDay, Hour: it.HKey, HourQueries: it.HQueries, Queries: it.Queries, FailedCalls: it.Failed,
 			Spent: tenancy.Money(it.Spent), Reserved: tenancy.Money(it.Reserved), BudgetLeft: tenancy.Money(it.Budget),
 			Tokens:  tenancy.Tokens{Input: it.In, Output: it.Out, CacheRead: it.CR, CacheWrite: it.CW},
-			ByModel: byModel(item),
+			ByModel: byModel(item), Month: it.MKey, MonthSpent: tenancy.Money(it.MSpent),
+			MonthReserved: tenancy.Money(it.MReserved), MonthBudget: tenancy.Money(it.MBudget),
 		},
+	}
+	if it.MCapped {
+		m := tenancy.Money(it.MaxCostMonth)
+		t.MaxCostPerMonth = &m
 	}
 	if t.Timezone == "" { // an item written before timezones
 		t.Timezone = tenancy.DefaultTimezone

@@ -210,6 +210,11 @@ func (s *Store) UpdateTenant(ctx context.Context, tenantID string, now time.Time
 		if d := int64(cfg.MaxCostPerDay - t.MaxCostPerDay); d != 0 {
 			ub = ub.Add(expression.Name("d_budget"), expression.Value(d))
 		}
+		ub = ub.Set(expression.Name("max_cost_month"), expression.Value(int64(cfg.MonthCap()))).
+			Set(expression.Name("m_capped"), expression.Value(cfg.MaxCostPerMonth != nil))
+		if d := int64(cfg.MonthCap() - t.MonthCap()); d != 0 {
+			ub = ub.Add(expression.Name("m_budget"), expression.Value(d))
+		}
 		e, err := build(expression.NewBuilder().WithUpdate(ub).WithCondition(
 			expression.Name("cfg_rev").Equal(expression.Value(it.CfgRev))))
 		if err != nil {

@@ -94,11 +94,20 @@ func admitExpression(a tenancy.Admission, plan tenancy.AdmitPlan) expression.Bui
 	}
 	ub = ub.Add(expression.Name("d_reserved"), expression.Value(int64(a.Reserve))).
 		Add(expression.Name("d_budget"), expression.Value(-int64(a.Reserve))).
+		Add(expression.Name("m_reserved"), expression.Value(int64(a.Reserve))).
+		Add(expression.Name("m_budget"), expression.Value(-int64(a.Reserve))).
 		Add(expression.Name("rev"), expression.Value(1))
+	// The window's day fixes its month (a rollover into a new month resets
+	// the month's counters), so w_day also proves m_budget is this month's.
+	month := expression.Or(
+		expression.AttributeNotExists(expression.Name("m_capped")),
+		expression.Name("m_capped").Equal(expression.Value(false)),
+		expression.Name("m_budget").GreaterThanEqual(expression.Value(int64(a.Reserve))))
 	cond := expression.And(
 		expression.Name("is_active").Equal(expression.Value(true)),
 		expression.Name("w_day").Equal(expression.Value(plan.Day)),
 		expression.Name("d_budget").GreaterThanEqual(expression.Value(int64(a.Reserve))),
+		month,
 		allowedCond(a.Model, a.Tools),
 		hour)
 	return expression.NewBuilder().WithCondition(cond).WithUpdate(ub)
@@ -147,7 +156,7 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 
 	live, err := build(expression.NewBuilder().
 		WithCondition(expression.Name("w_day").Equal(expression.Value(t.Day))).
-		WithUpdate(d.add(lifetime()).Add(expression.Name("d_budget"), expression.Value(int64(t.Reserve-st.Cost)))))
+		WithUpdate(monthDelta(d.add(lifetime()), t, st).Add(expression.Name("d_budget"), expression.Value(int64(t.Reserve-st.Cost)))))
 	if err != nil {
 		return err
 	}
@@ -167,19 +176,43 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 	if err != nil {
 		return err
 	}
-	tot, err := build(expression.NewBuilder().WithUpdate(lifetime()))
-	if err != nil {
-		return err
+	// The month's counters still hold the call while the window is in the
+	// call's month (a day rollover within a month keeps them); a rollover
+	// into a new month reset them, and then only the lifetime totals move.
+	for _, sameMonth := range []bool{true, false} {
+		tb := expression.NewBuilder().WithUpdate(lifetime())
+		if sameMonth {
+			tb = expression.NewBuilder().WithUpdate(monthDelta(lifetime(), t, st)).
+				WithCondition(expression.Name("m_key").Equal(expression.Value(tenancy.MonthKey(t.Day))))
+		}
+		tot, err := build(tb)
+		if err != nil {
+			return err
+		}
+		reasons, err = s.transact(ctx, []types.TransactWriteItem{deleteCall,
+			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), histSK(t.Day)), UpdateExpression: hist.Update(),
+				ExpressionAttributeNames: hist.Names(), ExpressionAttributeValues: hist.Values()}},
+			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: tot.Update(),
+				ConditionExpression: tot.Condition(), ExpressionAttributeNames: tot.Names(), ExpressionAttributeValues: tot.Values()}}})
+		if err != nil || reasons == nil {
+			return err
+		}
+		if failed, _ := failedAt(reasons, 0); failed {
+			return nil // the call record was gone: already settled
+		}
 	}
-	reasons, err = s.transact(ctx, []types.TransactWriteItem{deleteCall,
-		{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), histSK(t.Day)), UpdateExpression: hist.Update(),
-			ExpressionAttributeNames: hist.Names(), ExpressionAttributeValues: hist.Values()}},
-		{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: tot.Update(),
-			ExpressionAttributeNames: tot.Names(), ExpressionAttributeValues: tot.Values()}}})
-	if err != nil || reasons == nil {
-		return err
+	return tenancy.Unavailable(nil)
+}
+
+// monthDelta adds a settlement to the month's counters: the reservation
+// becomes the cost.
+func monthDelta(ub expression.UpdateBuilder, t tenancy.Ticket, st tenancy.Settlement) expression.UpdateBuilder {
+	ub = ub.Add(expression.Name("m_reserved"), expression.Value(-int64(t.Reserve))).
+		Add(expression.Name("m_budget"), expression.Value(int64(t.Reserve-st.Cost)))
+	if st.Cost != 0 {
+		ub = ub.Add(expression.Name("m_spent"), expression.Value(int64(st.Cost)))
 	}
-	return nil // the call record was gone: already settled
+	return ub
 }
 
 // RecordUnsettled implements tenancy.Store.
@@ -262,6 +295,14 @@ func (s *Store) Rollover(ctx context.Context, tenantID string, now time.Time, ma
 		}
 		if !keepReserved {
 			ub = ub.Set(expression.Name("d_reserved"), expression.Value(0))
+		}
+		if month := tenancy.MonthKey(day); month != it.MKey {
+			// A new month: its budget is whole; calls still in flight were
+			// the last month's and settle into its history day.
+			ub = ub.Set(expression.Name("m_key"), expression.Value(month)).
+				Set(expression.Name("m_spent"), expression.Value(0)).
+				Set(expression.Name("m_reserved"), expression.Value(0)).
+				Set(expression.Name("m_budget"), expression.Value(it.MaxCostMonth))
 		}
 		for _, n := range flatCounterNames(item) {
 			ub = ub.Set(expression.NameNoDotSplit(n), expression.Value(0))

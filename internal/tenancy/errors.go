@@ -21,6 +21,7 @@ const (
 	CodeAgentLimit      Code = "agent_limit"
 	CodeQueryLimit      Code = "query_limit"
 	CodeCostLimit       Code = "cost_limit"
+	CodeMonthlyLimit    Code = "monthly_cost_limit"
 	CodeTenantInactive  Code = "tenant_inactive"
 	CodeModelNotAllowed Code = "model_not_allowed"
 	CodeToolNotAllowed  Code = "tool_not_allowed"
@@ -59,6 +60,7 @@ var (
 	ErrAgentLimit      = &Error{Code: CodeAgentLimit}
 	ErrQueryLimit      = &Error{Code: CodeQueryLimit}
 	ErrCostLimit       = &Error{Code: CodeCostLimit}
+	ErrMonthlyLimit    = &Error{Code: CodeMonthlyLimit}
 	ErrTenantInactive  = &Error{Code: CodeTenantInactive}
 	ErrModelNotAllowed = &Error{Code: CodeModelNotAllowed}
 	ErrToolNotAllowed  = &Error{Code: CodeToolNotAllowed}
@@ -110,6 +112,14 @@ func TenantInactive(tenantID string) *Error {
 // cost includes in-flight reservations.
 func CostLimit(tenantID string, cost, max Money, retryAfter time.Duration) *Error {
 	e := newErr(CodeCostLimit, "Tenant '%s' has exceeded usage limits (cost: %s / %s)", tenantID, cost.Cents(), max.Cents())
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// MonthlyCostLimit is "Tenant 'acme' has exceeded its monthly budget (cost: $x / $y)";
+// cost includes in-flight reservations.
+func MonthlyCostLimit(tenantID string, cost, max Money, retryAfter time.Duration) *Error {
+	e := newErr(CodeMonthlyLimit, "Tenant '%s' has exceeded its monthly budget (cost: %s / %s)", tenantID, cost.Cents(), max.Cents())
 	e.RetryAfter = retryAfter
 	return e
 }

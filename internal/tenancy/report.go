@@ -31,6 +31,12 @@ type UsageReport struct {
 	FailedCalls        int64                 `json:"failed_calls"`
 	ByModel            map[string]ModelUsage `json:"by_model"`
 	PriceVersions      []string              `json:"price_versions"`
+	// The local calendar month: settled spend, the monthly budget (null:
+	// none) and the spend's share of it (null without a budget).
+	Month               string   `json:"month"`
+	MonthCost           Money    `json:"month_cost_usd"`
+	MaxCostPerMonth     *Money   `json:"max_cost_usd_per_month"`
+	MonthUtilizationPct *float64 `json:"month_utilization_pct"`
 }
 
 // Report builds the usage report of a tenant as of now. A window left from
@@ -54,6 +60,19 @@ func Report(t Tenant, now time.Time) UsageReport {
 			r.ByModel[m] = u
 		}
 		r.PriceVersions = append(r.PriceVersions, w.PriceVersion...)
+	}
+	r.Month = MonthKey(r.UsageDate)
+	if w.Month >= r.Month {
+		r.MonthCost = w.MonthSpent
+	}
+	if t.MaxCostPerMonth != nil {
+		cap := *t.MaxCostPerMonth
+		r.MaxCostPerMonth = &cap
+		pct := 0.0
+		if cap > 0 {
+			pct = float64(int64(r.MonthCost)*100) / float64(cap)
+		}
+		r.MonthUtilizationPct = &pct
 	}
 	if w.Hour >= HourKey(now) {
 		r.QueriesThisHour = w.HourQueries
@@ -121,6 +140,77 @@ func (s *Service) History(ctx context.Context, tenantID, from, to string) ([]Day
 		}
 	}
 	return out, nil
+}
+
+// MonthUsage is one local calendar month of billing history: the sum of its
+// days, exact to the nano.
+type MonthUsage struct {
+	Month   string `json:"month"`
+	Queries int64  `json:"queries"`
+	Cost    Money  `json:"cost_usd"`
+	Tokens
+	FailedCalls   int64                 `json:"failed_calls"`
+	Unsettled     Money                 `json:"unsettled_reserved_usd"`
+	ByModel       map[string]ModelUsage `json:"by_model"`
+	PriceVersions []string              `json:"price_versions"`
+}
+
+// SumMonths sums days (in date order) into months, in month order.
+func SumMonths(days []DayUsage) []MonthUsage {
+	out := []MonthUsage{}
+	var cur DayUsage
+	month := ""
+	flush := func() {
+		if month != "" {
+			out = append(out, MonthUsage{Month: month, Queries: cur.Queries, Cost: cur.Cost, Tokens: cur.Tokens,
+				FailedCalls: cur.FailedCalls, Unsettled: cur.Unsettled, ByModel: cur.ByModel,
+				PriceVersions: nonNilStrings(cur.PriceVersions)})
+		}
+	}
+	for _, d := range days {
+		if m := MonthKey(d.Date); m != month {
+			flush()
+			month, cur = m, DayUsage{ByModel: map[string]ModelUsage{}}
+		}
+		cur = MergeDays(cur, d)
+	}
+	flush()
+	return out
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// MonthlyHistory sums the history of [from, to] by local calendar month.
+// Empty to defaults to today, empty from to the first day of the month 11
+// months before to's (a year of months).
+func (s *Service) MonthlyHistory(ctx context.Context, tenantID, from, to string) ([]MonthUsage, error) {
+	if from == "" {
+		if to == "" {
+			if err := CheckTenantID(tenantID); err != nil {
+				return nil, err
+			}
+			t, err := s.store.GetTenant(ctx, tenantID)
+			if err != nil {
+				return nil, err
+			}
+			to = t.Calendar().Day(s.clock.Now())
+		}
+		f, err := time.Parse(time.DateOnly, to)
+		if err != nil {
+			return nil, Validationf("to must be a date YYYY-MM-DD")
+		}
+		from = time.Date(f.Year(), f.Month()-11, 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+	}
+	days, err := s.History(ctx, tenantID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return SumMonths(days), nil
 }
 
 // MergeDays adds b's counters into a (same date).

@@ -97,6 +97,10 @@ func ExplainRefusal(t *Tenant, a Admission, plan AdmitPlan) (Verdict, AdmitPlan,
 	if used >= int64(t.MaxQueriesPerHour) {
 		return Refuse, plan, QueryLimit(a.TenantID, used, t.MaxQueriesPerHour, until(a.Now, NextHour(a.Now)))
 	}
+	if t.MaxCostPerMonth != nil && w.MonthBudget < a.Reserve {
+		return Refuse, plan, MonthlyCostLimit(a.TenantID, w.MonthSpent+w.MonthReserved, *t.MaxCostPerMonth,
+			until(a.Now, cal.NextMonth(a.Now)))
+	}
 	if w.BudgetLeft < a.Reserve {
 		return Refuse, plan, CostLimit(a.TenantID, w.Spent+w.Reserved, t.MaxCostPerDay, until(a.Now, cal.NextDay(a.Now)))
 	}

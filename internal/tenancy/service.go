@@ -98,8 +98,10 @@ func (s *Service) RegisterTenant(ctx context.Context, cfg TenantConfig) (Tenant,
 		return Tenant{}, err
 	}
 	now := s.clock.Now()
+	day := Calendar{Zone: cfg.Timezone}.Day(now)
 	t := Tenant{TenantConfig: cfg, IsActive: true, CreatedAt: now, UpdatedAt: now,
-		Usage: Window{Day: Calendar{Zone: cfg.Timezone}.Day(now), Hour: HourKey(now), BudgetLeft: cfg.MaxCostPerDay}}
+		Usage: Window{Day: day, Hour: HourKey(now), BudgetLeft: cfg.MaxCostPerDay,
+			Month: MonthKey(day), MonthBudget: cfg.MonthCap()}}
 	if err := s.store.CreateTenant(ctx, t); err != nil {
 		return Tenant{}, err
 	}

@@ -79,6 +79,17 @@ type TenantConfig struct {
 	// Timezone is the IANA zone of the tenant's day (daily window, usage
 	// date, history dates); a change takes effect at the next local midnight.
 	Timezone string `json:"timezone"`
+	// MaxCostPerMonth is the monthly budget (nil: none), a hard cap like the
+	// daily one, over the tenant's local calendar month.
+	MaxCostPerMonth *Money `json:"max_cost_usd_per_month"`
+}
+
+// MonthCap is the monthly budget, 0 when there is none.
+func (c TenantConfig) MonthCap() Money {
+	if c.MaxCostPerMonth == nil {
+		return 0
+	}
+	return *c.MaxCostPerMonth
 }
 
 // NewTenantConfig returns the seed's defaults for a tenant id.
@@ -108,6 +119,29 @@ type TenantPatch struct {
 	AllowedTools      *[]string       `json:"allowed_tools"`
 	Metadata          *map[string]any `json:"metadata"`
 	Timezone          *string         `json:"timezone"`
+	MaxCostPerMonth   OptionalMoney   `json:"max_cost_usd_per_month"`
+}
+
+// OptionalMoney is a patch field that may be set to null: Set says the
+// field was sent, Value is nil for null.
+type OptionalMoney struct {
+	Set   bool
+	Value *Money
+}
+
+// UnmarshalJSON implements json.Unmarshaler (absent: Set stays false).
+func (o *OptionalMoney) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Value = nil
+		return nil
+	}
+	var m Money
+	if err := m.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	o.Value = &m
+	return nil
 }
 
 // Apply copies the set fields of p onto c.
@@ -136,6 +170,9 @@ func (p TenantPatch) Apply(c *TenantConfig) {
 	if p.Timezone != nil {
 		c.Timezone = *p.Timezone
 	}
+	if p.MaxCostPerMonth.Set {
+		c.MaxCostPerMonth = p.MaxCostPerMonth.Value
+	}
 }
 
 // Validate checks every field of a tenant config.
@@ -152,6 +189,8 @@ func (c TenantConfig) Validate() error {
 		return Validationf("max_queries_per_hour must be between 0 and %d", MaxQueriesPerHourCap)
 	case c.MaxCostPerDay < 0 || c.MaxCostPerDay > MaxMoney:
 		return Validationf("max_cost_usd_per_day must be between 0 and %s", MaxMoney.Decimal())
+	case c.MaxCostPerMonth != nil && (*c.MaxCostPerMonth < 0 || *c.MaxCostPerMonth > MaxMoney):
+		return Validationf("max_cost_usd_per_month must be null or between 0 and %s", MaxMoney.Decimal())
 	}
 	if _, err := LoadZone(c.Timezone); err != nil {
 		return err
@@ -244,6 +283,12 @@ type Window struct {
 	Tokens       Tokens
 	ByModel      map[string]ModelUsage
 	PriceVersion []string
+	// The month (YYYY-MM, local) of the window's day: spent and reserved in
+	// it, and MonthBudget = monthly cap (0 when none) - spent - reserved.
+	Month         string
+	MonthSpent    Money
+	MonthReserved Money
+	MonthBudget   Money
 }
 
 // Tokens counts tokens by kind.
