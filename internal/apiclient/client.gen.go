@@ -30,6 +30,7 @@ const (
 	InternalError         ErrorDetailCode = "internal_error"
 	KeyNotFound           ErrorDetailCode = "key_not_found"
 	ModelNotAllowed       ErrorDetailCode = "model_not_allowed"
+	MonthlyCostLimit      ErrorDetailCode = "monthly_cost_limit"
 	NotFound              ErrorDetailCode = "not_found"
 	PayloadTooLarge       ErrorDetailCode = "payload_too_large"
 	ProviderError         ErrorDetailCode = "provider_error"
@@ -67,6 +68,8 @@ func (e ErrorDetailCode) Valid() bool {
 	case KeyNotFound:
 		return true
 	case ModelNotAllowed:
+		return true
+	case MonthlyCostLimit:
 		return true
 	case NotFound:
 		return true
@@ -111,6 +114,24 @@ func (e GetUsageHistoryParamsFormat) Valid() bool {
 	case Csv:
 		return true
 	case Json:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetUsageHistoryParamsGroup.
+const (
+	Day   GetUsageHistoryParamsGroup = "day"
+	Month GetUsageHistoryParamsGroup = "month"
+)
+
+// Valid indicates whether the value is a known member of the GetUsageHistoryParamsGroup enum.
+func (e GetUsageHistoryParamsGroup) Valid() bool {
+	switch e {
+	case Day:
+		return true
+	case Month:
 		return true
 	default:
 		return false
@@ -214,7 +235,8 @@ type ExecuteResult struct {
 
 // History defines model for History.
 type History struct {
-	Days []DayUsage `json:"days"`
+	Days   *[]DayUsage   `json:"days,omitempty"`
+	Months *[]MonthUsage `json:"months,omitempty"`
 }
 
 // Key defines model for Key.
@@ -237,6 +259,28 @@ type ModelUsage struct {
 	Queries      int64   `json:"queries"`
 }
 
+// MonthUsage defines model for MonthUsage.
+type MonthUsage struct {
+	ByModel          map[string]ModelUsage `json:"by_model"`
+	CacheReadTokens  int64                 `json:"cache_read_tokens"`
+	CacheWriteTokens int64                 `json:"cache_write_tokens"`
+
+	// CostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	CostUsd       float64  `json:"cost_usd"`
+	FailedCalls   int64    `json:"failed_calls"`
+	InputTokens   int64    `json:"input_tokens"`
+	Month         string   `json:"month"`
+	OutputTokens  int64    `json:"output_tokens"`
+	PriceVersions []string `json:"price_versions"`
+	Queries       int64    `json:"queries"`
+
+	// UnsettledReservedUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	UnsettledReservedUsd float64 `json:"unsettled_reserved_usd"`
+}
+
+// OptionalMoney USD, an exact decimal (at most 9 decimals), or null for none
+type OptionalMoney = float32
+
 // Tenant defines model for Tenant.
 type Tenant struct {
 	AgentCount    int       `json:"agent_count"`
@@ -248,7 +292,10 @@ type Tenant struct {
 	MaxAgents     int       `json:"max_agents"`
 
 	// MaxCostUsdPerDay USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
-	MaxCostUsdPerDay    float64                `json:"max_cost_usd_per_day"`
+	MaxCostUsdPerDay float64 `json:"max_cost_usd_per_day"`
+
+	// MaxCostUsdPerMonth USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	MaxCostUsdPerMonth  *float64               `json:"max_cost_usd_per_month"`
 	MaxQueriesPerHour   int                    `json:"max_queries_per_hour"`
 	Metadata            map[string]interface{} `json:"metadata"`
 	Name                string                 `json:"name"`
@@ -265,8 +312,11 @@ type TenantInput struct {
 	MaxAgents     *int      `json:"max_agents,omitempty"`
 
 	// MaxCostUsdPerDay USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
-	MaxCostUsdPerDay  *float64 `json:"max_cost_usd_per_day,omitempty"`
-	MaxQueriesPerHour *int     `json:"max_queries_per_hour,omitempty"`
+	MaxCostUsdPerDay *float64 `json:"max_cost_usd_per_day,omitempty"`
+
+	// MaxCostUsdPerMonth USD, an exact decimal (at most 9 decimals), or null for none
+	MaxCostUsdPerMonth *OptionalMoney `json:"max_cost_usd_per_month,omitempty"`
+	MaxQueriesPerHour  *int           `json:"max_queries_per_hour,omitempty"`
 
 	// Metadata any JSON object of at most 8192 bytes
 	Metadata *map[string]interface{} `json:"metadata,omitempty"`
@@ -290,8 +340,11 @@ type TenantPatch struct {
 	MaxAgents     *int      `json:"max_agents,omitempty"`
 
 	// MaxCostUsdPerDay USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
-	MaxCostUsdPerDay  *float64 `json:"max_cost_usd_per_day,omitempty"`
-	MaxQueriesPerHour *int     `json:"max_queries_per_hour,omitempty"`
+	MaxCostUsdPerDay *float64 `json:"max_cost_usd_per_day,omitempty"`
+
+	// MaxCostUsdPerMonth USD, an exact decimal (at most 9 decimals), or null for none
+	MaxCostUsdPerMonth *OptionalMoney `json:"max_cost_usd_per_month,omitempty"`
+	MaxQueriesPerHour  *int           `json:"max_queries_per_hour,omitempty"`
 
 	// Metadata any JSON object of at most 8192 bytes
 	Metadata *map[string]interface{} `json:"metadata,omitempty"`
@@ -322,12 +375,20 @@ type UsageReport struct {
 	MaxAgents       int     `json:"max_agents"`
 
 	// MaxCostUsdPerDay USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
-	MaxCostUsdPerDay  float64  `json:"max_cost_usd_per_day"`
-	MaxQueriesPerHour int      `json:"max_queries_per_hour"`
-	Name              string   `json:"name"`
-	PriceVersions     []string `json:"price_versions"`
-	QueriesThisHour   int64    `json:"queries_this_hour"`
-	QueriesToday      int64    `json:"queries_today"`
+	MaxCostUsdPerDay float64 `json:"max_cost_usd_per_day"`
+
+	// MaxCostUsdPerMonth USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	MaxCostUsdPerMonth *float64 `json:"max_cost_usd_per_month"`
+	MaxQueriesPerHour  int      `json:"max_queries_per_hour"`
+	Month              string   `json:"month"`
+
+	// MonthCostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	MonthCostUsd        float64  `json:"month_cost_usd"`
+	MonthUtilizationPct *float64 `json:"month_utilization_pct"`
+	Name                string   `json:"name"`
+	PriceVersions       []string `json:"price_versions"`
+	QueriesThisHour     int64    `json:"queries_this_hour"`
+	QueriesToday        int64    `json:"queries_today"`
 
 	// ReservedCostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
 	ReservedCostUsd float64   `json:"reserved_cost_usd"`
@@ -372,18 +433,24 @@ type TenantChatParams struct {
 
 // GetUsageHistoryParams defines parameters for GetUsageHistory.
 type GetUsageHistoryParams struct {
-	// From first day (default: 29 days before to)
+	// From first day (default: 29 days before to; with group=month the first of the month 11 months before to's)
 	From *openapi_types.Date `form:"from,omitempty" json:"from,omitempty"`
 
-	// To last day (default: today, UTC)
+	// To last day (default: the tenant's local today)
 	To *openapi_types.Date `form:"to,omitempty" json:"to,omitempty"`
 
 	// Format json (default) or csv
 	Format *GetUsageHistoryParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Group day (default: {"days":[...]}) or month (local calendar months summed from days: {"months":[...]})
+	Group *GetUsageHistoryParamsGroup `form:"group,omitempty" json:"group,omitempty"`
 }
 
 // GetUsageHistoryParamsFormat defines parameters for GetUsageHistory.
 type GetUsageHistoryParamsFormat string
+
+// GetUsageHistoryParamsGroup defines parameters for GetUsageHistory.
+type GetUsageHistoryParamsGroup string
 
 // RegisterTenantJSONRequestBody defines body for RegisterTenant for application/json ContentType.
 type RegisterTenantJSONRequestBody = TenantInput
@@ -1795,6 +1862,18 @@ func NewGetUsageHistoryRequest(server string, tenantId string, params *GetUsageH
 		if params.Format != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Group != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "group", *params.Group, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
