@@ -351,9 +351,10 @@ func (h *Handler) usage(ctx context.Context, r *request) (int, any, error) {
 	return http.StatusOK, rep, nil
 }
 
-// History is the usage history as JSON: days, or with group=month months.
+// History is the usage history as JSON: the days, and with group=month
+// their sums by local month.
 type History struct {
-	Days   *[]tenancy.DayUsage   `json:"days,omitempty"`
+	Days   []tenancy.DayUsage    `json:"days"`
 	Months *[]tenancy.MonthUsage `json:"months,omitempty"`
 }
 
@@ -370,20 +371,19 @@ func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 	if group != "" && group != "day" && group != "month" {
 		return 0, nil, tenancy.Validationf("group must be day or month")
 	}
-	var rows []tenancy.MonthUsage // days as rows of one date each, or months
-	var out History
+	days, err := h.deps.Service.History(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
 	if group == "month" {
-		months, err := h.deps.Service.MonthlyHistory(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
-		if err != nil {
-			return 0, nil, err
-		}
+		days, err = h.deps.Service.MonthlyHistoryDays(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	out := History{Days: days}
+	var rows []tenancy.MonthUsage // days as rows of one date each, or months
+	if group == "month" {
+		months := tenancy.SumMonths(days)
 		rows, out.Months = months, &months
 	} else {
-		days, err := h.deps.Service.History(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
-		if err != nil {
-			return 0, nil, err
-		}
-		out.Days = &days
 		for _, d := range days {
 			rows = append(rows, tenancy.MonthUsage{Month: d.Date, Queries: d.Queries, Cost: d.Cost, Tokens: d.Tokens,
 				FailedCalls: d.FailedCalls, Unsettled: d.Unsettled, ByModel: d.ByModel, PriceVersions: d.PriceVersions})

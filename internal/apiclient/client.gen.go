@@ -235,7 +235,7 @@ type ExecuteResult struct {
 
 // History defines model for History.
 type History struct {
-	Days   *[]DayUsage   `json:"days,omitempty"`
+	Days   []DayUsage    `json:"days"`
 	Months *[]MonthUsage `json:"months,omitempty"`
 }
 

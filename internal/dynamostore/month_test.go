@@ -86,10 +86,11 @@ func TestMonthlyBudget(t *testing.T) {
 			map[string]int64{"2026-11-28": 2, "2026-11-29": 4, "2026-11-30": 1, "2026-12-01": 1})
 
 		// group=month sums the days, exact to the nano.
-		months, err := v.svc.MonthlyHistory(v.ctx, "acme", "", "")
+		days, err := v.svc.MonthlyHistoryDays(v.ctx, "acme", "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
+		months := tenancy.SumMonths(days)
 		eq(t, "months", len(months), 2)
 		eq(t, "November", months[0].Month, "2026-11")
 		eq(t, "November queries", months[0].Queries, 7)

@@ -185,10 +185,10 @@ func nonNilStrings(s []string) []string {
 	return s
 }
 
-// MonthlyHistory sums the history of [from, to] by local calendar month.
-// Empty to defaults to today, empty from to the first day of the month 11
-// months before to's (a year of months).
-func (s *Service) MonthlyHistory(ctx context.Context, tenantID, from, to string) ([]MonthUsage, error) {
+// MonthlyHistoryDays returns the days of a monthly history (SumMonths sums
+// them): empty to defaults to today, empty from to the first day of the
+// month 11 months before to's (a year of months).
+func (s *Service) MonthlyHistoryDays(ctx context.Context, tenantID, from, to string) ([]DayUsage, error) {
 	if from == "" {
 		if to == "" {
 			if err := CheckTenantID(tenantID); err != nil {
@@ -206,11 +206,7 @@ func (s *Service) MonthlyHistory(ctx context.Context, tenantID, from, to string)
 		}
 		from = time.Date(f.Year(), f.Month()-11, 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 	}
-	days, err := s.History(ctx, tenantID, from, to)
-	if err != nil {
-		return nil, err
-	}
-	return SumMonths(days), nil
+	return s.History(ctx, tenantID, from, to)
 }
 
 // MergeDays adds b's counters into a (same date).
