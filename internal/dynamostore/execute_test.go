@@ -62,7 +62,7 @@ func TestExecuteAccounting(t *testing.T) {
 			ResetsAt: time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC), ReservedCost: 0, LifetimeCost: costNanos,
 			ByModel: map[string]tenancy.ModelUsage{"claude-sonnet-4-20250514": {Queries: 1,
 				Tokens: tenancy.Tokens{Input: 1000, Output: 500}, Cost: costNanos}},
-			PriceVersions: []string{"builtin-2026-11"},
+			PriceVersions: []string{"builtin-2026-11"}, Month: "2026-11", MonthCost: costNanos,
 		}
 		if !reflect.DeepEqual(r, want) {
 			t.Fatalf("report\n got %+v\nwant %+v", r, want)
