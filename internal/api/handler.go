@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -61,8 +62,20 @@ func New(function string, d Deps) *Handler {
 // returns an error: every failure is an HTTP response.
 func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	start := time.Now()
+	var timing *tenancy.Timing
+	if h.routes[ev.RouteKey].Function == FnExecute { // the routes that call models
+		if timing = tenancy.TimingFrom(ctx); timing == nil {
+			ctx, timing = tenancy.StartTiming(ctx, start)
+		}
+	}
 	r := &request{ev: &ev, principal: PrincipalFromEvent(&ev)}
 	resp, p := h.serve(ctx, r)
+	if timing != nil {
+		if resp.Headers == nil {
+			resp.Headers = map[string]string{}
+		}
+		resp.Headers[OverheadHeader] = FormatMs(timing.Overhead())
+	}
 	attrs := []any{
 		"request_id", ev.RequestContext.RequestID,
 		"route", ev.RouteKey,
@@ -86,6 +99,18 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest)
 	}
 	h.deps.Logger.Log(ctx, level, "request", attrs...)
 	return resp, nil
+}
+
+// OverheadHeader is the response header of the routes that call models
+// (execute, chat) giving the call's own overhead in milliseconds: the time
+// the request spent in the platform (from the local server's receipt, or
+// the function handler's start in Lambda, to the response) less the time it
+// waited for the model provider.
+const OverheadHeader = "X-Tenancy-Overhead-Ms"
+
+// FormatMs is a duration in milliseconds with microsecond precision ("0.412").
+func FormatMs(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64)
 }
 
 type loggedProblem struct {

@@ -270,10 +270,12 @@ func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Resu
 	if err != nil {
 		return Result{}, err
 	}
+	called := time.Now()
 	resp, callErr := p.Complete(ctx, provider.Request{
 		Model: a.LLMModel, ProviderModelID: providerModelID, AgentID: a.NamespacedID(),
 		SystemPrompt: a.SystemPrompt, Query: query, MaxTokens: a.MaxOutputTokens,
 	})
+	addProviderTime(ctx, time.Since(called))
 	st := Settlement{Failed: callErr != nil, PriceVersion: s.catalog.Version()}
 	if callErr == nil {
 		st.Tokens = tokensOf(resp.Usage)
