@@ -53,15 +53,19 @@ run:
 load:
 	$(GO) run ./cmd/load $(LOAD_FLAGS)
 
-## bench: DynamoDB requests per execute, allocations through the handler, the execute overhead
-## against the same fake model called directly, and each function's size and cold start under
-## the runtime emulator (BENCH_FLAGS="-count 3" to repeat)
+## bench: first issue 15's targets, each figure next to its goal, in one run (execute overhead
+## through the local API against a fake model answering from memory, one at a time and at 16
+## concurrent clients, executes/s, allocations per execute in the handler, Lambda init over the
+## smallest function); then DynamoDB requests per execute, allocations through the handler, and
+## each function's size and cold start under the runtime emulator (BENCH_FLAGS="-count 3" to repeat)
 bench: build build-host tools
+	set -o pipefail; TENANCY_BENCH=1 RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -count=1 \
+	  -run '^TestPerformanceTargets$$' -v ./tests/ | grep -v -E '^(=== RUN|--- PASS|PASS|ok )'
 	$(GO) test -run '^$$' -bench ExecuteAccounting -benchtime 2000x $(BENCH_FLAGS) ./internal/dynamostore/
 	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -run '^$$' \
 	  -bench 'ExecuteHandler|ExecuteOverhead' -benchtime 2000x $(BENCH_FLAGS) ./tests/
 	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -run '^$$' \
-	  -bench ColdStart -benchtime 20x $(BENCH_FLAGS) ./tests/
+	  -bench ColdStart -benchtime 10x $(BENCH_FLAGS) ./tests/
 
 ## client: internal/apiclient/openapi.json (the served document) and client.gen.go, the Go client
 ## oapi-codegen generates from it (go run of the pinned version); make test fails when either is stale
