@@ -16,7 +16,7 @@ CDK_DIR := $(CURDIR)/.tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
 CFN_LINT_VERSION := 1.51.0
 
-.PHONY: all build build-host run test vet synth deploy template load bench tools cfn-lint clean client
+.PHONY: all build build-host run test vet synth deploy template load bench tools cfn-lint chromium screenshots clean client
 
 all: build
 
@@ -44,6 +44,18 @@ cfn-lint:
 	  python3 -m pip install --quiet 'cfn-lint==$(CFN_LINT_VERSION)' || \
 	  python3 -m pip install --quiet --user --break-system-packages 'cfn-lint==$(CFN_LINT_VERSION)'
 	@python3 -c 'import cfnlint.version as v; print("cfn-lint", v.__version__)' 2>/dev/null || cfn-lint --version
+
+## chromium: Debian's chromium for the console's browser tests (apt-get, as root or with sudo)
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+chromium: $(CHROMIUM)
+$(CHROMIUM):
+	$(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+## screenshots: the console's screenshots (internal/console/screenshots/*.png, shown in the README),
+## taken by its browser test at 1440 and 360 px wide
+screenshots: $(CHROMIUM)
+	CONSOLE_SCREENSHOTS=1 $(GO) test -count=1 -run TestConsoleInBrowser ./internal/console/
 
 ## run: the API on http://127.0.0.1:3000 with the embedded DynamoDB
 run:
@@ -78,8 +90,9 @@ vet:
 ## test: vet, then every test with the race detector (store suite on minidyn and moto); the CDK
 ## stack's tests (infra/) without it: they are single-threaded, and a race build of the CDK
 ## packages is a second ~3 min cold compile on top of the one go vet already made. The infra
-## tests also run cdk-nag's AwsSolutions pack and cfn-lint on the synth and on template.yaml
-test: vet tools build-host cfn-lint
+## tests also run cdk-nag's AwsSolutions pack and cfn-lint on the synth and on template.yaml; the
+## console's browser tests need chromium (installed when missing)
+test: vet tools build-host cfn-lint $(CHROMIUM)
 	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -race -count=1 $$($(GO) list -e ./... | grep -v -E '/infra(/|$$)')
 	$(GO) test -count=1 ./infra/...
 

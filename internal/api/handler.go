@@ -143,6 +143,9 @@ func (h *Handler) serve(ctx context.Context, r *request) (resp events.APIGateway
 	}
 	if raw, ok := body.(rawBody); ok {
 		h := map[string]string{"Content-Type": raw.contentType}
+		for k, v := range raw.headers {
+			h[k] = v
+		}
 		if raw.replayed {
 			h["Idempotent-Replayed"] = "true"
 		}
@@ -168,10 +171,12 @@ func unwrapAll(err error) error {
 	}
 }
 
-// rawBody is a pre-rendered response body (CSV, a replayed response).
+// rawBody is a pre-rendered response body (CSV, a replayed response, the
+// console's files) with its extra headers.
 type rawBody struct {
 	contentType, body string
 	replayed          bool
+	headers           map[string]string
 }
 
 // authorize enforces the route's access rule on the principal the
@@ -185,6 +190,8 @@ func (h *Handler) authorize(r *request) error {
 		return errMissingKey
 	case p.Role != auth.RoleTenant:
 		return errBadKey
+	case r.route.Access == AnyKey:
+		return nil
 	case r.route.Access == AdminOnly:
 		return errAdminOnly
 	case p.TenantID != r.param("tenant_id"):

@@ -31,7 +31,8 @@ type Doc struct {
 	Response any  // a value of the type the handler encodes on success; nil: no body
 	Status   int  // the success status
 	Text     []string
-	// Text lists other media types of the success body, as text ("text/csv").
+	// Text lists other media types of the success body, as text ("text/csv",
+	// or only "text/html" for the console's page).
 	Errors     []int   // statuses only this route has (409, 429, 502...); the rest follow from the route
 	Query      []Param // query string parameters
 	Idempotent bool    // accepts Idempotency-Key; a replay answers Idempotent-Replayed: true
@@ -93,6 +94,14 @@ var docs = map[string]Doc{
 				openapi3.NewStringSchema().WithEnum("day", "month")}}},
 	"GET /openapi.json": {ID: "getOpenAPI", Summary: "This document",
 		Response: map[string]any{}, Status: 200},
+	"GET /me": {ID: "whoAmI", Summary: "Who the key belongs to: the admin, or a tenant (the console's sign-in)",
+		Response: Me{}, Status: 200},
+	"GET /console": {ID: "getConsole", Summary: "The web console (HTML; its data calls use the caller's key)",
+		Text: []string{"text/html"}, Status: 200},
+	"GET /console/app.js": {ID: "getConsoleScript", Summary: "The web console's script",
+		Text: []string{"text/javascript"}, Status: 200},
+	"GET /console/app.css": {ID: "getConsoleStyles", Summary: "The web console's style sheet",
+		Text: []string{"text/css"}, Status: 200},
 }
 
 func intRange(lo, hi int) *openapi3.Schema {
@@ -280,9 +289,12 @@ func operation(gen *schemaGen, rt Route, d Doc, errRef *openapi3.SchemaRef) (*op
 			return nil, err
 		}
 		success.Content = openapi3.NewContentWithJSONSchemaRef(ref)
-		for _, mt := range d.Text {
-			success.Content[mt] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
+	}
+	for _, mt := range d.Text {
+		if success.Content == nil {
+			success.Content = openapi3.Content{}
 		}
+		success.Content[mt] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
 	}
 	if d.Idempotent {
 		success.Headers = openapi3.Headers{"Idempotent-Replayed": {Ref: "#/components/headers/Idempotent-Replayed"}}

@@ -17,9 +17,10 @@ var Functions = []string{FnTenants, FnAgents, FnExecute, FnReports, FnReset, FnA
 type Access int
 
 const (
-	Public       Access = iota // no key (the OpenAPI document)
+	Public       Access = iota // no key (the OpenAPI document, the console's files)
 	AdminOnly                  // the admin key
 	AdminOrOwner               // the admin key or the key of the tenant in the path
+	AnyKey                     // any valid key (GET /me: who the key belongs to)
 )
 
 // Route is one HTTP API route. The table below is the single source for the
@@ -54,4 +55,9 @@ var Routes = []Route{
 	{"GET", "/tenants/{tenant_id}/usage", FnReports, AdminOrOwner},
 	{"GET", "/tenants/{tenant_id}/usage/history", FnReports, AdminOrOwner},
 	{"GET", "/openapi.json", FnReports, Public},
+	{"GET", "/me", FnReports, AnyKey},
+
+	{"GET", "/console", FnReports, Public},
+	{"GET", "/console/app.js", FnReports, Public},
+	{"GET", "/console/app.css", FnReports, Public},
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openclaw/tenancy/internal/console"
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
@@ -33,6 +34,10 @@ func (h *Handler) implementations() map[string]handlerFunc {
 		"GET /tenants/{tenant_id}/usage":                      h.usage,
 		"GET /tenants/{tenant_id}/usage/history":              h.history,
 		"GET /openapi.json":                                   h.openAPI,
+		"GET /me":                                             h.me,
+		"GET /console":                                        consoleFile("/console"),
+		"GET /console/app.js":                                 consoleFile("/console/app.js"),
+		"GET /console/app.css":                                consoleFile("/console/app.css"),
 	}
 }
 
@@ -408,4 +413,29 @@ func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 	}
 	w.Flush()
 	return http.StatusOK, rawBody{contentType: "text/csv; charset=utf-8", body: sb.String()}, nil
+}
+
+// Me is who a key belongs to: the admin, or a tenant (the console's sign-in
+// uses it to open a tenant key's own tenant).
+type Me struct {
+	Role     string `json:"role"`
+	TenantID string `json:"tenant_id,omitempty"`
+	KeyID    string `json:"key_id,omitempty"`
+}
+
+func (h *Handler) me(_ context.Context, r *request) (int, any, error) {
+	p := r.principal
+	return http.StatusOK, Me{Role: string(p.Role), TenantID: p.TenantID, KeyID: p.KeyID}, nil
+}
+
+// consoleFile serves one of the console's embedded files with its security
+// headers.
+func consoleFile(path string) handlerFunc {
+	a, ok := console.Assets[path]
+	if !ok {
+		panic("api: no console file for " + path)
+	}
+	return func(context.Context, *request) (int, any, error) {
+		return http.StatusOK, rawBody{contentType: a.ContentType, body: a.Body, headers: console.Headers(a.ContentType)}, nil
+	}
 }

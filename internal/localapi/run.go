@@ -109,6 +109,7 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 	loc.srv = &http.Server{Handler: New(handlers, a.Authorizer(loc.AdminKeys), a.Logger), ReadHeaderTimeout: 10 * time.Second}
 	if o.Out != nil {
 		fmt.Fprintf(o.Out, "API:      %s\n", loc.URL)
+		fmt.Fprintf(o.Out, "Console:  %s/console\n", loc.URL)
 		fmt.Fprintf(o.Out, "Database: %s, table %q\n", where, a.Table)
 		if generated {
 			fmt.Fprintf(o.Out, "Admin key (generated; set %s to choose one): %s\n", schema.EnvAdminKey, loc.AdminKey)
