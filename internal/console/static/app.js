@@ -643,19 +643,20 @@
     });
     axisX.appendChild(svg('line', { x1: m.left, x2: m.left + w, y1: m.top + h, y2: m.top + h }));
     const bars = svg('g', { class: 'bars' });
-    const points = svg('g', { class: 'points' });
     let path = '';
     series.forEach((d, i) => {
       const y = yC(d.cost);
       const tip = d.date + ': ' + exactUSD(d.cost) + ', ' + d.queries + (d.queries === 1 ? ' query' : ' queries');
-      bars.appendChild(svg('rect', { x: (xMid(i) - barW / 2).toFixed(2), y: Math.min(y, m.top + h - 1).toFixed(2), width: barW.toFixed(2),
-        height: Math.max(1, m.top + h - y).toFixed(2), class: d.cost > 0 ? 'cost' : 'cost zero',
+      // a day without spend is a 3 px stub, so every day has a visible mark
+      bars.appendChild(svg('rect', { x: (xMid(i) - barW / 2).toFixed(2), y: Math.min(y, m.top + h - 3).toFixed(2), width: barW.toFixed(2),
+        height: Math.max(3, m.top + h - y).toFixed(2), class: d.cost > 0 ? 'cost' : 'cost zero',
         'data-date': d.date, 'data-cost-usd': exactUSD(d.cost), 'data-queries': d.queries }, svg('title', {}, tip)));
       const py = yQ(d.queries);
       path += (i === 0 ? 'M' : 'L') + xMid(i).toFixed(2) + ' ' + py.toFixed(2);
-      points.appendChild(svg('circle', { cx: xMid(i).toFixed(2), cy: py.toFixed(2), r: 2.5, 'data-date': d.date }, svg('title', {}, tip)));
     });
-    s.append(grid, bars, svg('path', { d: path, class: 'line' }), points, axisL, axisR, axisX);
+    // one mark per day: the bar (cost, with the day's numbers in its title);
+    // queries are the line through the days
+    s.append(grid, svg('path', { d: path, class: 'line', 'data-testid': 'queries-line' }), bars, axisL, axisR, axisX);
     return s;
   }
 
