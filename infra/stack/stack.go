@@ -98,8 +98,10 @@ func AccessLogFormat() string {
 // AwsSolutions-APIG4 is suppressed on them with this reason. A public route
 // without a reason here is a synth error.
 var PublicRoutes = map[string]string{
-	"GET /openapi.json": "The API document is public by design: clients and code generators read it before they have a key; it holds no tenant data.",
-	"GET /console":      "The browser console is a static page, public by design; it holds no data and calls the API with the key its user types in.",
+	"GET /openapi.json":    "The API document is public by design: clients and code generators read it before they have a key; it holds no tenant data.",
+	"GET /console":         "The browser console is a static page, public by design; it holds no data and calls the API with the key its user types in.",
+	"GET /console/app.js":  "The browser console's script: a static file, public by design, no data; the page loads it before any key is typed in.",
+	"GET /console/app.css": "The browser console's style sheet: a static file, public by design, no data.",
 }
 
 // EnvClaudeProvider routes Claude models of the catalog to a provider; the
