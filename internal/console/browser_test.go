@@ -528,11 +528,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Edit limits: max agents 2 -> 3, cap 10 -> 12.5.
 	b.setValue(`[data-testid=edit-limits] input[name=max_agents]`, "3")
 	b.setValue(`[data-testid=edit-limits] input[name=max_cost_usd_per_day]`, "12.5")
+	eq(t, "no monthly budget", b.text(`[data-testid=usage] [data-field=month_cost_usd]`)+" "+
+		b.text(`[data-testid=usage] [data-field=month_cost_usd] + .sub`), "$0.13  no monthly budget")
+	b.setValue(`[data-testid=edit-limits] input[name=max_cost_usd_per_month]`, "100")
+	b.setValue(`[data-testid=edit-limits] input[name=timezone]`, "Europe/Paris")
 	b.do("edit limits", chromedp.Click(chromedp.CSS(`[data-testid=edit-limits] button[type=submit]`)))
 	b.waitFor("the saved limits", `document.querySelector('[data-testid=usage] [data-field=max_agents]').textContent === '3'`)
 	eq(t, "cap after edit", b.text(`[data-testid=usage] [data-field=max_cost_usd_per_day]`), "$12.50")
+	// this month: $0.021 + $0.105 = $0.126
+	eq(t, "month against the budget", b.text(`[data-testid=usage] [data-field=month_cost_usd]`)+" / "+
+		b.text(`[data-testid=usage] [data-field=max_cost_usd_per_month]`), "$0.13 / $100.00")
 	got := f.api.call("GET", "/tenants/acme", adminKey, nil, 200)
-	eq(t, "stored limits", fmt.Sprint(got["max_agents"], " ", got["max_cost_usd_per_day"]), "3 12.5")
+	eq(t, "stored limits", fmt.Sprint(got["max_agents"], " ", got["max_cost_usd_per_day"], " ", got["max_cost_usd_per_month"], " ", got["timezone"]),
+		"3 12.5 100 Europe/Paris")
+	b.setValue(`[data-testid=edit-limits] input[name=max_cost_usd_per_month]`, "")
+	b.do("clear the monthly budget", chromedp.Click(chromedp.CSS(`[data-testid=edit-limits] button[type=submit]`)))
+	b.waitFor("no monthly budget", `document.querySelector('[data-testid=usage] [data-field=max_cost_usd_per_month]') === null && document.getElementById('view').dataset.state === 'ready'`)
+	eq(t, "cleared budget", f.api.call("GET", "/tenants/acme", adminKey, nil, 200)["max_cost_usd_per_month"], nil)
 
 	// Deactivate, and see the state change (and the API agree).
 	b.do("deactivate", chromedp.Click(chromedp.CSS(`[data-testid=toggle-active]`)))

@@ -456,7 +456,7 @@
     if (isAdmin) v.append(backLink());
     v.append(heading);
     if (isAdmin) v.append(adminActions(tenant));
-    v.append(usageCard(usage), historyCard(usage, history.days), agentsCard(tenant, agents.agents));
+    v.append(usageCard(usage, tenant), historyCard(usage, history.days), agentsCard(tenant, agents.agents));
     if (isAdmin) v.append(limitsCard(tenant), keysCard(tenant));
     v.dataset.state = 'ready';
     v.dataset.tenantId = tenant.tenant_id;
@@ -517,10 +517,24 @@
       el('div', { class: 'value', 'data-field': field, title: title || null }, value));
   }
 
-  function usageCard(u) {
+  // monthStat is this month's spend against the monthly budget (issue 14), if any.
+  function monthStat(u) {
+    const spent = nanos(u.month_cost_usd);
+    const value = el('div', { class: 'value' }, el('span', { 'data-field': 'month_cost_usd', title: exactUSD(spent) }, usd(spent)));
+    if (u.max_cost_usd_per_month === null || u.max_cost_usd_per_month === undefined) {
+      value.append(el('span', { class: 'sub' }, ' no monthly budget'));
+    } else {
+      const cap = nanos(u.max_cost_usd_per_month);
+      value.append(' / ', el('span', { 'data-field': 'max_cost_usd_per_month', title: exactUSD(cap) }, usd(cap)));
+    }
+    return el('div', { class: 'stat' }, el('div', { class: 'label' }, 'This month' + (u.month ? ' (' + u.month + ')' : '')), value);
+  }
+
+  function usageCard(u, t) {
     const models = Object.entries(u.by_model || {}).sort((a, b) => a[0].localeCompare(b[0]));
     const card = el('section', { class: 'card', 'data-testid': 'usage' },
-      el('h3', {}, 'Usage on ', el('span', { 'data-field': 'usage_date' }, u.usage_date)),
+      el('h3', {}, 'Usage on ', el('span', { 'data-field': 'usage_date' }, u.usage_date),
+        t.timezone ? el('span', { class: 'sub', 'data-field': 'timezone' }, ' (' + t.timezone + ')') : null),
       el('div', { class: 'spend-big' }, spend(u)),
       el('div', { class: 'stats' },
         stat('Queries today', 'queries_today', String(u.queries_today)),
@@ -531,6 +545,7 @@
           el('div', { class: 'value' }, el('span', { 'data-field': 'agents' }, String(u.agents)), ' / ',
             el('span', { 'data-field': 'max_agents' }, String(u.max_agents)))),
         stat('Utilization', 'cost_utilization_pct', Number(u.cost_utilization_pct).toFixed(2) + '%'),
+        'month_cost_usd' in u ? monthStat(u) : null,
         stat('In flight (reserved)', 'reserved_cost_usd', usd(nanos(u.reserved_cost_usd)), exactUSD(nanos(u.reserved_cost_usd))),
         stat('Lifetime spend', 'lifetime_cost_usd', usd(nanos(u.lifetime_cost_usd)), exactUSD(nanos(u.lifetime_cost_usd))),
         stat('Lifetime queries', 'total_queries', String(u.total_queries)),
@@ -743,17 +758,28 @@
     const maxAgents = el('input', { name: 'max_agents', type: 'number', min: '0', value: t.max_agents });
     const maxQ = el('input', { name: 'max_queries_per_hour', type: 'number', min: '0', value: t.max_queries_per_hour });
     const maxCost = el('input', { name: 'max_cost_usd_per_day', inputmode: 'decimal', value: exactUSD(nanos(t.max_cost_usd_per_day)).slice(1), autocomplete: 'off' });
+    const hasMonth = 'max_cost_usd_per_month' in t;
+    const monthCap = t.max_cost_usd_per_month === null || t.max_cost_usd_per_month === undefined ? '' : exactUSD(nanos(t.max_cost_usd_per_month)).slice(1);
+    const maxMonth = el('input', { name: 'max_cost_usd_per_month', inputmode: 'decimal', value: monthCap, placeholder: 'empty: no monthly budget', autocomplete: 'off' });
+    const tz = el('input', { name: 'timezone', value: t.timezone || '', placeholder: 'UTC', autocomplete: 'off' });
     const models = el('input', { name: 'allowed_models', value: (t.allowed_models || []).join(', '), placeholder: 'empty: every model', autocomplete: 'off' });
     const tools = el('input', { name: 'allowed_tools', value: (t.allowed_tools || []).join(', '), placeholder: 'empty: every tool', autocomplete: 'off' });
     const form = el('form', { class: 'grid-form', 'data-testid': 'edit-limits' },
       field('Name', name), field('Max agents', maxAgents), field('Max queries per hour', maxQ),
-      field('Max cost per day (USD)', maxCost), field('Allowed models', models), field('Allowed tools', tools),
+      field('Max cost per day (USD)', maxCost), hasMonth ? field('Max cost per month (USD)', maxMonth) : null,
+      'timezone' in t ? field('Time zone (IANA)', tz) : null,
+      field('Allowed models', models), field('Allowed tools', tools),
       el('div', { class: 'form-actions' }, el('button', { type: 'submit' }, 'Save limits')));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       const cost = maxCost.value.trim().replace(/^\$/, '');
       if (!MONEY_RE.test(cost)) {
         showError('Max cost per day must be an amount of USD with at most 9 decimals, like 10 or 0.25');
+        return;
+      }
+      const month = maxMonth.value.trim().replace(/^\$/, '');
+      if (hasMonth && month !== '' && !MONEY_RE.test(month)) {
+        showError('Max cost per month must be empty (no budget) or an amount of USD with at most 9 decimals');
         return;
       }
       const ints = {};
@@ -766,9 +792,11 @@
         ints[k] = n;
       }
       // the amount goes into the JSON as the exact decimal typed, not a float
-      const body = JSON.stringify({ name: name.value.trim(), max_agents: ints.max_agents, max_queries_per_hour: ints.max_queries_per_hour,
-        max_cost_usd_per_day: '__COST__', allowed_models: list(models.value), allowed_tools: list(tools.value) })
-        .replace('"__COST__"', cost);
+      const patch = { name: name.value.trim(), max_agents: ints.max_agents, max_queries_per_hour: ints.max_queries_per_hour,
+        max_cost_usd_per_day: '__COST__', allowed_models: list(models.value), allowed_tools: list(tools.value) };
+      if (hasMonth) patch.max_cost_usd_per_month = '__MONTH__';
+      if ('timezone' in t) patch.timezone = tz.value.trim() || 'UTC';
+      const body = JSON.stringify(patch).replace('"__COST__"', cost).replace('"__MONTH__"', month === '' ? 'null' : month);
       act(() => api('PATCH', base, body), 'Limits of ' + t.tenant_id + ' saved');
     });
     return el('section', { class: 'card', 'data-testid': 'limits' }, el('h3', {}, 'Limits'), form);
