@@ -29,8 +29,9 @@ type Options struct {
 	// Retry is the retry policy for throttling, 5xx and network errors.
 	Retry RetryPolicy
 	// HTTPClient is used by the HTTP providers (OpenAI-compatible,
-	// Anthropic). Default: a client on http.DefaultTransport without its
-	// own timeout (the context carries it).
+	// Anthropic). Default: a client on a copy of http.DefaultTransport that
+	// keeps up to MaxIdleConnsPerProvider idle connections per provider,
+	// without its own timeout (the context carries it).
 	HTTPClient *http.Client
 }
 
@@ -60,7 +61,19 @@ func (o Options) httpClient() *http.Client {
 	return defaultHTTPClient
 }
 
-var defaultHTTPClient = &http.Client{Transport: http.DefaultTransport}
+// MaxIdleConnsPerProvider is how many idle connections the default client
+// keeps to one provider host. http.DefaultTransport keeps 2, so beyond 2
+// concurrent calls every call would open (and for HTTPS, handshake) a new
+// connection and leave one in TIME_WAIT.
+const MaxIdleConnsPerProvider = 256
+
+var defaultHTTPClient = &http.Client{Transport: defaultTransport()}
+
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 0, MaxIdleConnsPerProvider // 0: no limit over all hosts
+	return t
+}
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxAttempts <= 0 {
