@@ -84,6 +84,11 @@ bench: build build-host tools
 client:
 	$(GO) test -count=1 -run 'TestDocumentIsTheServedOne|TestClientRegenerates' ./internal/apiclient -update
 
+## openapi: rewrites internal/api/openapi.json, the OpenAPI document the Lambda binaries serve
+## (they do not link kin-openapi, whose init takes milliseconds of every cold start)
+openapi:
+	$(GO) test -count=1 -run '^TestOpenAPIFile$$' ./internal/api/ -update
+
 vet:
 	$(GO) vet ./...
 

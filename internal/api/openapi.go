@@ -1,3 +1,11 @@
+//go:build !lambda.norpc
+
+// The OpenAPI document is built here with kin-openapi, whose packages take
+// milliseconds to initialise (its JSON Schema validator compiles its
+// metaschemas at init). The Lambda binaries (built with -tags lambda.norpc)
+// leave this file out and serve the same document from openapi.json
+// (openapi_lambda.go); TestOpenAPIFile keeps that file current (make openapi).
+
 package api
 
 import (
