@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
@@ -23,6 +25,7 @@ import (
 	"github.com/openclaw/tenancy/internal/app"
 	"github.com/openclaw/tenancy/internal/clock"
 	"github.com/openclaw/tenancy/internal/console"
+	"github.com/openclaw/tenancy/internal/ddblocal"
 	"github.com/openclaw/tenancy/internal/localapi"
 	"github.com/openclaw/tenancy/internal/provider"
 )
@@ -150,12 +153,20 @@ type fixture struct {
 // HTML. All ids follow the id rules of issue 9.
 func startAPI(t *testing.T) *fixture {
 	t.Helper()
+	f := startEmptyAPI(t, nil)
+	f.seed()
+	return f
+}
+
+// startEmptyAPI starts the local API (with extra DynamoDB client options).
+func startEmptyAPI(t *testing.T, dynamoOptions []func(*dynamodb.Options)) *fixture {
+	t.Helper()
 	clk := clock.NewManual(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	logs := &syncBuffer{}
 	env := map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0"}
 	loc, err := localapi.Start(context.Background(), localapi.Options{App: app.Options{
 		Getenv: func(k string) string { return env[k] }, Clock: clk, Models: fixedModel{},
-		Logger: slog.New(slog.NewJSONHandler(logs, nil))}})
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)), DynamoOptions: dynamoOptions}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,8 +180,11 @@ func startAPI(t *testing.T) *fixture {
 		}
 		loc.Close()
 	})
-	f := &fixture{api: apiClient{t: t, url: loc.URL}, clock: clk, logs: logs}
-	a := f.api
+	return &fixture{api: apiClient{t: t, url: loc.URL}, clock: clk, logs: logs}
+}
+
+func (f *fixture) seed() {
+	a, clk := f.api, f.clock
 	a.call("POST", "/tenants", adminKey, map[string]any{"tenant_id": "acme", "name": "Acme Corp", "max_agents": 2,
 		"max_queries_per_hour": 50, "max_cost_usd_per_day": 10.0}, 201)
 	a.call("POST", "/tenants/acme/agents", adminKey, map[string]any{"agent_id": "support", "tools": []string{}}, 201)
@@ -186,7 +200,6 @@ func startAPI(t *testing.T) *fixture {
 		a.call("POST", "/tenants", adminKey, map[string]any{"tenant_id": fmt.Sprintf("t%02d", i), "name": fmt.Sprintf("Tenant %02d", i)}, 201)
 	}
 	a.call("POST", "/tenants", adminKey, map[string]any{"tenant_id": "xss_test", "name": xssName}, 201)
-	return f
 }
 
 // browser is one headless chromium tab.
@@ -626,4 +639,26 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("a key appears in the server's logs")
 		}
 	}
+}
+
+// With the store down, the console shows the API's 503 message and a retry,
+// never a blank page; the retry works once the store is back.
+func TestConsoleStoreDown(t *testing.T) {
+	faults := &ddblocal.Faults{}
+	f := startEmptyAPI(t, []func(*dynamodb.Options){faults.Option})
+	f.api.call("POST", "/tenants", adminKey, map[string]any{"tenant_id": "acme", "name": "Acme Corp"}, 201)
+	down := errors.New("connection refused")
+	for _, op := range []string{"GetItem", "Query", "Scan", "BatchGetItem"} {
+		faults.Fail(op, -1, down)
+	}
+	b := newBrowser(t)
+	b.do("sign in as admin", chromedp.Navigate(f.api.url+"/console"), chromedp.SendKeys(chromedp.CSS(`input[name=key]`), adminKey),
+		chromedp.Click(chromedp.CSS(`button[type=submit]`)))
+	b.waitFor("the error view", `document.getElementById('view').dataset.state === 'error'`)
+	eq(t, "message", b.text(`[data-testid=view-error] [data-field=message]`), "The tenancy store is temporarily unavailable; retry later")
+	eq(t, "banner", b.text(`[data-testid=error]`), "The tenancy store is temporarily unavailable; retry later")
+	faults.Clear()
+	b.do("retry", chromedp.Click(chromedp.CSS(`[data-testid=retry]`)), chromedp.WaitVisible(chromedp.CSS(row("acme"))))
+	b.waitReady("the list")
+	eq(t, "banner after the retry", eval[bool](b, `document.getElementById('error').hidden`), true)
 }

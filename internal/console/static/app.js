@@ -23,7 +23,6 @@
     page: 0,
     filter: '',
     issuedKeys: {}, // tenant id -> [{key_id, created_at}] issued in this tab
-    confirmReset: false,
     resizeHandler: null,
   };
 
@@ -254,7 +253,6 @@
       window.removeEventListener('resize', state.resizeHandler);
       state.resizeHandler = null;
     }
-    state.confirmReset = false;
     if (!state.key) {
       state.me = null;
       renderHeader();
@@ -270,6 +268,12 @@
           state.key = null;
           renderHeader();
           renderSignIn();
+        } else { // the API is unreachable or failing: say so, offer a retry
+          const v = view();
+          clear(v);
+          v.append(errorPanel(e));
+          v.dataset.state = 'error';
+          document.getElementById('sign-out').hidden = false;
         }
         showError(e.message);
         return;
@@ -420,8 +424,12 @@
         el('span', { 'data-field': 'max_cost_usd_per_day', title: exactUSD(cap) }, usd(cap))));
   }
 
+  // errorPanel shows the API's message in place of a view, with a retry.
   function errorPanel(e) {
-    return el('div', { class: 'card error-panel', 'data-testid': 'view-error' }, el('h2', {}, 'Cannot show this'), el('p', {}, e.message));
+    const retry = el('button', { type: 'button', class: 'secondary', 'data-testid': 'retry' }, 'Retry');
+    retry.addEventListener('click', () => { clearMessages(); render(); });
+    return el('div', { class: 'card error-panel', 'data-testid': 'view-error' }, el('h2', {}, 'Cannot show this'),
+      el('p', { 'data-field': 'message' }, e.message), retry);
   }
 
   // ---- the tenant view ----
