@@ -55,8 +55,9 @@ func fuzzServer(f *testing.F) http.Handler {
 }
 
 // FuzzAPI sends arbitrary methods, paths, bodies and keys through the whole
-// local API. Whatever a client sends, the answer is never a 5xx and always
-// a JSON error body with a code when it is an error.
+// local API. Whatever a client sends, the answer is never a 5xx, always
+// a JSON error body with a code when it is an error, and always one the API
+// document allows (a documented status of the route, a matching body).
 func FuzzAPI(f *testing.F) {
 	srv := fuzzServer(f)
 	for _, s := range []struct {
@@ -80,6 +81,11 @@ func FuzzAPI(f *testing.F) {
 	} {
 		f.Add(s.method, s.path, s.key, []byte(s.body))
 	}
+	doc, err := api.OpenAPIJSON()
+	if err != nil {
+		f.Fatal(err)
+	}
+	contract := newValidatedServer(f, doc, "http://local")
 	f.Fuzz(func(t *testing.T, method, path, key string, body []byte) {
 		if !tokenRE.MatchString(method) || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \r\n\t\x00#") {
 			return // not an HTTP request a client can send
@@ -98,6 +104,9 @@ func FuzzAPI(f *testing.F) {
 		}
 		if rec.Code >= 400 && !strings.Contains(rec.Body.String(), `"code":`) {
 			t.Fatalf("%s %s: %d without an error code: %s", method, path, rec.Code, rec.Body.String())
+		}
+		if err := contract.check(req, rec.Result(), rec.Body.Bytes()); err != nil {
+			t.Fatalf("OpenAPI contract: %s %s (%q) -> %d: %v\nbody: %.500s", method, path, body, rec.Code, err, rec.Body.String())
 		}
 	})
 }

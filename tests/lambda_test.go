@@ -193,6 +193,7 @@ func (e *emulated) invoke(t testing.TB, event []byte) []byte {
 	if resp.StatusCode != 200 {
 		t.Fatalf("invoke: %d %s\n%s", resp.StatusCode, b, e.log.String())
 	}
+	checkLambdaResponse(t, event, b)
 	return b
 }
 

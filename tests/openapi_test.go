@@ -3,15 +3,19 @@ package tests
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -26,7 +30,8 @@ import (
 // body matches its schema, documented required headers are present. The
 // check sits in http.DefaultTransport (installed by TestMain), so it covers
 // every call a test makes through any client that does not bring its own
-// transport, now and later.
+// transport, now and later. The Lambda binaries' answers to API Gateway
+// events under the runtime emulator are checked too (checkLambdaResponse).
 
 func init() {
 	// Media types other routes may answer (validated as text).
@@ -73,28 +78,72 @@ func (v *validatingTransport) validate(t testing.TB, base string) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET /openapi.json: %d %v", resp.StatusCode, err)
 	}
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(raw)
-	if err != nil {
-		t.Fatalf("served document: %v", err)
-	}
-	if err := doc.Validate(context.Background()); err != nil {
-		t.Fatalf("served document is not valid OpenAPI: %v", err)
-	}
-	// The router matches servers by host: this one is the test's server.
-	doc.Servers = openapi3.Servers{{URL: base}}
-	router, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newValidatedServer(t, raw, base)
 	v.mu.Lock()
-	v.servers[u.Host] = &validatedServer{t: t, doc: doc, router: router}
+	v.servers[u.Host] = srv
 	v.mu.Unlock()
 	t.Cleanup(func() {
 		v.mu.Lock()
 		delete(v.servers, u.Host)
 		v.mu.Unlock()
 	})
+}
+
+// newValidatedServer parses and validates an API document; its router
+// matches requests to base (servers are matched by host).
+func newValidatedServer(t testing.TB, raw []byte, base string) *validatedServer {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(raw)
+	if err != nil {
+		t.Fatalf("served document: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("served document is not valid OpenAPI: %v", err)
+	}
+	doc.Servers = openapi3.Servers{{URL: base}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &validatedServer{t: t, doc: doc, router: router}
+}
+
+// checkLambdaResponse validates what a Lambda binary answered to an API
+// Gateway HTTP API event against the API document (the binaries are built
+// from this source). Other events (the authorizer's, the schedule's) are not
+// HTTP responses and pass.
+func checkLambdaResponse(t testing.TB, event, raw []byte) {
+	t.Helper()
+	var ev events.APIGatewayV2HTTPRequest
+	var resp events.APIGatewayV2HTTPResponse
+	if json.Unmarshal(event, &ev) != nil || ev.RequestContext.HTTP.Method == "" ||
+		json.Unmarshal(raw, &resp) != nil || resp.StatusCode == 0 {
+		return
+	}
+	doc, err := api.OpenAPIJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const base = "http://lambda.invalid"
+	srv := newValidatedServer(t, doc, base)
+	u := base + ev.RawPath
+	if ev.RawQueryString != "" {
+		u += "?" + ev.RawQueryString
+	}
+	req := mustRequest(t, ev.RequestContext.HTTP.Method, u)
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hr := &http.Response{StatusCode: resp.StatusCode, Header: http.Header{}}
+	for k, v := range resp.Headers {
+		hr.Header.Set(k, v)
+	}
+	if err := srv.check(req, hr, body); err != nil {
+		t.Errorf("OpenAPI contract (Lambda %s): %s %s -> %d: %v\nbody: %.500s", ev.RouteKey, req.Method, ev.RawPath, resp.StatusCode, err, body)
+	}
 }
 
 func mustRequest(t testing.TB, method, u string) *http.Request {
@@ -220,6 +269,27 @@ func TestContractCheckFails(t *testing.T) {
 		resp.Body.Close()
 		if got := len(rec.errors) > 0; got != c.fails {
 			t.Errorf("%s %s: contract failure %v, want %v: %v", c.method, c.path, got, c.fails, rec.errors)
+		}
+	}
+
+	// A Lambda binary's answer to an API Gateway event is checked the same way.
+	ev, err := os.ReadFile(filepath.Join(repoRoot(t), "events", "execute.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		answer string
+		fails  bool
+	}{
+		{`{"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{\"content\":\"x\"}"}`, true},
+		{`{"statusCode":418,"headers":{"Content-Type":"application/json"},"body":"{\"error\":{\"code\":\"query_limit\",\"message\":\"m\"}}"}`, true},
+		{`{"statusCode":429,"headers":{"Content-Type":"application/json","Retry-After":"5"},"body":"{\"error\":{\"code\":\"query_limit\",\"message\":\"m\"}}"}`, false},
+		{`{"isAuthorized":true}`, false}, // not an HTTP response
+	} {
+		rec.errors = nil
+		checkLambdaResponse(rec, ev, []byte(c.answer))
+		if got := len(rec.errors) > 0; got != c.fails {
+			t.Errorf("Lambda answer %s: contract failure %v, want %v: %v", c.answer, got, c.fails, rec.errors)
 		}
 	}
 }
