@@ -240,6 +240,14 @@ func buildOpenAPI() (*openapi3.T, error) {
 				WithSchema(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(255).WithPattern(`^[!-~]+$`))}},
 		},
 	}
+	for _, fn := range Functions {
+		for _, rt := range Routes {
+			if rt.Function == fn {
+				doc.Tags = append(doc.Tags, &openapi3.Tag{Name: fn, Description: "Served by the " + fn + " Lambda function"})
+				break
+			}
+		}
+	}
 	for _, rt := range Routes {
 		d, ok := docs[rt.RouteKey()]
 		if !ok {
@@ -264,7 +272,7 @@ func operation(gen *schemaGen, rt Route, d Doc, errRef *openapi3.SchemaRef) (*op
 		return nil, fmt.Errorf("Doc needs ID, Summary and Status")
 	}
 	op := &openapi3.Operation{OperationID: d.ID, Summary: d.Summary, Responses: openapi3.NewResponses(),
-		Extensions: map[string]any{"x-function": rt.Function}}
+		Tags: []string{rt.Function}, Extensions: map[string]any{"x-function": rt.Function}}
 	op.Responses.Delete("default")
 	for _, seg := range strings.Split(rt.Path, "/") {
 		if name, ok := strings.CutPrefix(seg, "{"); ok {
