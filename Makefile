@@ -12,6 +12,8 @@ CORS_ORIGINS ?=
 CDK_VERSION := 2.1148
 # The CDK CLI lives under .tools/ (ignored by `go ... ./...`: a node_modules at the root would
 # put aws-cdk's Go init templates into ./... and break go vet)
+REDOCLY_VERSION := 2.77.0
+REDOCLY := $(CURDIR)/.tools/redocly/node_modules/.bin/redocly
 CDK_DIR := $(CURDIR)/.tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
 CFN_LINT_VERSION := 1.51.0
@@ -89,6 +91,15 @@ client:
 openapi:
 	$(GO) test -count=1 -run '^TestOpenAPIFile$$' ./internal/api/ -update
 
+## lint-openapi: Redocly CLI's recommended rules, all as errors (redocly.yaml), on the served document
+## (internal/apiclient/openapi.json, which a test keeps equal to it); offline once installed
+lint-openapi: $(REDOCLY)
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(REDOCLY) lint internal/apiclient/openapi.json
+
+$(REDOCLY):
+	mkdir -p $(CURDIR)/.tools/redocly
+	npm install --prefix $(CURDIR)/.tools/redocly --no-save --no-audit --no-fund --no-package-lock @redocly/cli@$(REDOCLY_VERSION)
+
 vet:
 	$(GO) vet ./...
 
@@ -97,7 +108,7 @@ vet:
 ## packages is a second ~3 min cold compile on top of the one go vet already made. The infra
 ## tests also run cdk-nag's AwsSolutions pack and cfn-lint on the synth and on template.yaml; the
 ## console's browser tests need chromium (installed when missing)
-test: vet tools build-host cfn-lint $(CHROMIUM)
+test: vet lint-openapi tools build-host cfn-lint $(CHROMIUM)
 	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -race -count=1 $$($(GO) list -e ./... | grep -v -E '/infra(/|$$)')
 	$(GO) test -count=1 ./infra/...
 
