@@ -18,7 +18,7 @@ CDK_DIR := $(CURDIR)/.tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
 CFN_LINT_VERSION := 1.51.0
 
-.PHONY: all build build-host run test vet synth deploy template load bench tools cfn-lint chromium screenshots clean client openapi
+.PHONY: all build build-host run test vet synth deploy template load bench tools cfn-lint chromium screenshots clean client openapi lint-openapi
 
 all: build
 
