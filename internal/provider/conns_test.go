@@ -47,17 +47,14 @@ func TestDefaultClientReusesConnections(t *testing.T) {
 		close(start)
 		wg.Wait()
 	}
-	round()
-	first := opened.Load()
-	if first > concurrent {
-		t.Fatalf("%d connections for %d concurrent calls", first, concurrent)
-	}
-	for i := 0; i < 5; i++ {
+	for i := 0; i < 6; i++ {
 		round()
 	}
-	// Later rounds find at least as many idle connections as the first
-	// opened (a round may open one more when a call outraces a release).
-	if extra := opened.Load() - first; extra > 5 {
-		t.Fatalf("%d new connections in 5 more rounds of %d concurrent calls (first round: %d)", extra, concurrent, first)
+	// Never more than 16 calls in flight, and no connection closed: at most
+	// 16 connections in all (a few more when a dial outraces a release; the
+	// extra one stays idle for later calls). Keeping 2 idle, as
+	// http.DefaultTransport does, would open about 14 more every round.
+	if n := opened.Load(); n > concurrent+8 {
+		t.Fatalf("%d connections opened by 6 rounds of %d concurrent calls", n, concurrent)
 	}
 }
