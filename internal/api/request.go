@@ -73,13 +73,19 @@ func (r *request) decode(v any, optional bool) error {
 	return DecodeJSON(b, v)
 }
 
-// DecodeJSON strictly decodes one JSON object into v.
+// DecodeJSON strictly decodes one JSON object into v: field names match
+// exactly (case-sensitive), a repeated key is refused, unknown fields are
+// refused, and numbers in untyped values (metadata) are kept exactly.
 func DecodeJSON(b []byte, v any) error {
 	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
 		return tenancy.Validationf("Request body must be a JSON object")
 	}
+	if err := checkExactKeys(b, v); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
+	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}

@@ -201,7 +201,7 @@ type tenantItem struct {
 func encodeTenant(t tenancy.Tenant) (map[string]types.AttributeValue, error) {
 	md := t.Metadata
 	if md == nil {
-		md = map[string]any{}
+		md = tenancy.Metadata{}
 	}
 	meta, err := json.Marshal(md)
 	if err != nil {
@@ -227,7 +227,7 @@ func decodeTenant(item map[string]types.AttributeValue) (tenancy.Tenant, tenantI
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return tenancy.Tenant{}, it, tenancy.Unavailable(err)
 	}
-	md := map[string]any{}
+	md := tenancy.Metadata{}
 	if it.Metadata != "" {
 		_ = json.Unmarshal([]byte(it.Metadata), &md)
 	}

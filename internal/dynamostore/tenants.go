@@ -119,7 +119,7 @@ func (s *Store) ListTenants(ctx context.Context, limit int, pageToken string) ([
 
 func decodePageToken(tok string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || !tenancy.ValidID(string(b)) {
+	if err != nil || !tenancy.ValidTenantID(string(b)) {
 		return "", tenancy.Validationf("next_token is not a valid page token")
 	}
 	return string(b), nil

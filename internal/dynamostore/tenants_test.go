@@ -52,10 +52,10 @@ func TestTenantErrors(t *testing.T) {
 			cfg  tenancy.TenantConfig
 			msg  string
 		}{
-			{"delimiter in id", tenantCfg("a#b"), "tenant_id must match ^[a-zA-Z0-9_-]{1,64}$"},
-			{"dot in id", tenantCfg("a.b"), "tenant_id must match ^[a-zA-Z0-9_-]{1,64}$"},
-			{"empty id", tenantCfg(""), "tenant_id must match ^[a-zA-Z0-9_-]{1,64}$"},
-			{"long id", tenantCfg(strings.Repeat("a", 65)), "tenant_id must match ^[a-zA-Z0-9_-]{1,64}$"},
+			{"delimiter in id", tenantCfg("a#b"), "tenant_id must match ^[a-z0-9][a-z0-9_]{0,31}$ (lowercase letters, digits and underscores, at most 32 characters, no hyphen)"},
+			{"dot in id", tenantCfg("a.b"), "tenant_id must match ^[a-z0-9][a-z0-9_]{0,31}$ (lowercase letters, digits and underscores, at most 32 characters, no hyphen)"},
+			{"empty id", tenantCfg(""), "tenant_id must match ^[a-z0-9][a-z0-9_]{0,31}$ (lowercase letters, digits and underscores, at most 32 characters, no hyphen)"},
+			{"long id", tenantCfg(strings.Repeat("a", 33)), "tenant_id must match ^[a-z0-9][a-z0-9_]{0,31}$ (lowercase letters, digits and underscores, at most 32 characters, no hyphen)"},
 			{"negative agents", tenantCfg("x", func(c *tenancy.TenantConfig) { c.MaxAgents = -1 }), "max_agents must be between 0 and 10000"},
 			{"negative queries", tenantCfg("x", func(c *tenancy.TenantConfig) { c.MaxQueriesPerHour = -5 }), "max_queries_per_hour must be between 0 and 10000000"},
 			{"negative cost", tenantCfg("x", func(c *tenancy.TenantConfig) { c.MaxCostPerDay = -1 }), "max_cost_usd_per_day must be between 0 and 1000000"},

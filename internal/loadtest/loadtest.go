@@ -70,8 +70,8 @@ type Result struct {
 }
 
 const (
-	hourlyTenant = "load-hourly"
-	cappedTenant = "load-capped"
+	hourlyTenant = "load_hourly"
+	cappedTenant = "load_capped"
 )
 
 func tenantID(i int) string {
@@ -81,7 +81,7 @@ func tenantID(i int) string {
 	case 1:
 		return cappedTenant
 	}
-	return fmt.Sprintf("load-free-%d", i-1)
+	return fmt.Sprintf("load_free_%d", i-1)
 }
 
 // Run starts the fake model and the local API, registers the tenants, fires

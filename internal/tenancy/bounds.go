@@ -11,7 +11,7 @@ const (
 )
 
 // TenantIDPattern is the regular expression a tenant id matches.
-func TenantIDPattern() string { return idPattern.String() }
+func TenantIDPattern() string { return TenantIDRule }
 
 // AgentIDPattern is the regular expression a (short) agent id matches.
-func AgentIDPattern() string { return idPattern.String() }
+func AgentIDPattern() string { return AgentIDRule }

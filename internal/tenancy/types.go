@@ -1,8 +1,10 @@
 package tenancy
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -35,47 +37,80 @@ const (
 	MaxModelOrToolNameLen = 128
 )
 
-var (
-	idPattern   = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-	namePattern = regexp.MustCompile(NamePattern)
+// Id rules. A namespaced agent id "tenant-<tenant>-<agent>" is what the
+// OpenClaw gateway receives: it must be lowercase, at most 64 characters of
+// ^[a-z0-9][a-z0-9_-]{0,63}$, and unique. Tenant ids have no hyphen, so the
+// namespaced id splits uniquely at the first hyphen after "tenant-"; the
+// lengths (32 + 24 + 8) keep it within 64 characters.
+const (
+	TenantIDRule = `^[a-z0-9][a-z0-9_]{0,31}$`
+	AgentIDRule  = `^[a-z0-9][a-z0-9_-]{0,23}$`
 )
 
-// ValidID reports whether s is a valid tenant or agent id. Ids cannot contain
-// a key delimiter, so they can never be confused with another key.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
+var (
+	tenantIDPattern = regexp.MustCompile(TenantIDRule)
+	agentIDPattern  = regexp.MustCompile(AgentIDRule)
+	namePattern     = regexp.MustCompile(NamePattern)
+	keyIDPattern    = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+)
 
-// CheckTenantID validates a tenant id.
+// ValidID reports whether s can be an id in a key (an API key's id): it
+// cannot contain a key delimiter, so it can never be confused with another key.
+func ValidID(s string) bool { return keyIDPattern.MatchString(s) }
+
+// ValidTenantID reports whether s is a valid tenant id.
+func ValidTenantID(s string) bool { return tenantIDPattern.MatchString(s) }
+
+// ValidAgentID reports whether s is a valid (short) agent id.
+func ValidAgentID(s string) bool { return agentIDPattern.MatchString(s) }
+
+// CheckTenantID validates a tenant id. Ids are never lowercased for the
+// client: "Acme" is refused, not silently turned into "acme".
 func CheckTenantID(id string) error {
-	if !ValidID(id) {
-		return Validationf("tenant_id must match ^[a-zA-Z0-9_-]{1,64}$")
+	if !ValidTenantID(id) {
+		return Validationf("tenant_id must match %s (lowercase letters, digits and underscores, at most 32 characters, no hyphen)", TenantIDRule)
 	}
 	return nil
 }
 
 // CheckAgentID validates a (short) agent id.
 func CheckAgentID(id string) error {
-	if !ValidID(id) {
-		return Validationf("agent_id must match ^[a-zA-Z0-9_-]{1,64}$")
+	if !ValidAgentID(id) {
+		return Validationf("agent_id must match %s (lowercase letters, digits, underscores and hyphens, at most 24 characters)", AgentIDRule)
 	}
 	return nil
 }
 
 // NamespacedAgentID is the seed's namespaced id: "tenant-<tenant>-<agent>".
+// For valid ids it is unique, lowercase and at most 64 characters.
 func NamespacedAgentID(tenantID, agentID string) string {
 	return "tenant-" + tenantID + "-" + agentID
+}
+
+// SplitNamespacedAgentID is the inverse of NamespacedAgentID.
+func SplitNamespacedAgentID(id string) (tenantID, agentID string, ok bool) {
+	rest, found := strings.CutPrefix(id, "tenant-")
+	if !found {
+		return "", "", false
+	}
+	tenantID, agentID, found = strings.Cut(rest, "-")
+	if !found || !ValidTenantID(tenantID) || !ValidAgentID(agentID) {
+		return "", "", false
+	}
+	return tenantID, agentID, true
 }
 
 // TenantConfig is a tenant's configuration (the seed's TenantConfig).
 // Empty AllowedModels / AllowedTools mean unrestricted.
 type TenantConfig struct {
-	TenantID          string         `json:"tenant_id"`
-	Name              string         `json:"name"`
-	MaxAgents         int            `json:"max_agents"`
-	MaxQueriesPerHour int            `json:"max_queries_per_hour"`
-	MaxCostPerDay     Money          `json:"max_cost_usd_per_day"`
-	AllowedModels     []string       `json:"allowed_models"`
-	AllowedTools      []string       `json:"allowed_tools"`
-	Metadata          map[string]any `json:"metadata"`
+	TenantID          string   `json:"tenant_id"`
+	Name              string   `json:"name"`
+	MaxAgents         int      `json:"max_agents"`
+	MaxQueriesPerHour int      `json:"max_queries_per_hour"`
+	MaxCostPerDay     Money    `json:"max_cost_usd_per_day"`
+	AllowedModels     []string `json:"allowed_models"`
+	AllowedTools      []string `json:"allowed_tools"`
+	Metadata          Metadata `json:"metadata"`
 	// Timezone is the IANA zone of the tenant's day (daily window, usage
 	// date, history dates); a change takes effect at the next local midnight.
 	Timezone string `json:"timezone"`
@@ -92,6 +127,25 @@ func (c TenantConfig) MonthCap() Money {
 	return *c.MaxCostPerMonth
 }
 
+// Metadata is a tenant's free-form JSON object. Numbers are kept exactly as
+// sent (json.Number), so 9007199254740993 is not rounded to a float64.
+type Metadata map[string]any
+
+// UnmarshalJSON decodes an object keeping numbers exact.
+func (m *Metadata) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v map[string]any
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	if v == nil && !bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		return Validationf("metadata must be a JSON object")
+	}
+	*m = v
+	return nil
+}
+
 // NewTenantConfig returns the seed's defaults for a tenant id.
 func NewTenantConfig(tenantID string) TenantConfig {
 	return TenantConfig{
@@ -102,7 +156,7 @@ func NewTenantConfig(tenantID string) TenantConfig {
 		MaxCostPerDay:     DefaultMaxCostPerDay,
 		AllowedModels:     DefaultAllowedModels(),
 		AllowedTools:      []string{},
-		Metadata:          map[string]any{},
+		Metadata:          Metadata{},
 		Timezone:          DefaultTimezone,
 	}
 }
@@ -111,15 +165,15 @@ func NewTenantConfig(tenantID string) TenantConfig {
 // Registration applies a patch to the defaults; PATCH applies one to the
 // stored config.
 type TenantPatch struct {
-	Name              *string         `json:"name"`
-	MaxAgents         *int            `json:"max_agents"`
-	MaxQueriesPerHour *int            `json:"max_queries_per_hour"`
-	MaxCostPerDay     *Money          `json:"max_cost_usd_per_day"`
-	AllowedModels     *[]string       `json:"allowed_models"`
-	AllowedTools      *[]string       `json:"allowed_tools"`
-	Metadata          *map[string]any `json:"metadata"`
-	Timezone          *string         `json:"timezone"`
-	MaxCostPerMonth   OptionalMoney   `json:"max_cost_usd_per_month"`
+	Name              *string       `json:"name"`
+	MaxAgents         *int          `json:"max_agents"`
+	MaxQueriesPerHour *int          `json:"max_queries_per_hour"`
+	MaxCostPerDay     *Money        `json:"max_cost_usd_per_day"`
+	AllowedModels     *[]string     `json:"allowed_models"`
+	AllowedTools      *[]string     `json:"allowed_tools"`
+	Metadata          *Metadata     `json:"metadata"`
+	Timezone          *string       `json:"timezone"`
+	MaxCostPerMonth   OptionalMoney `json:"max_cost_usd_per_month"`
 }
 
 // OptionalMoney is a patch field that may be set to null: Set says the
