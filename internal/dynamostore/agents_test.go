@@ -42,7 +42,7 @@ func TestCreateAgent(t *testing.T) {
 			{"unknown model", "acme", agentCfg("x", func(c *tenancy.AgentConfig) { c.LLMModel = "gpt-9" }),
 				tenancy.ErrUnknownModel, "Model 'gpt-9' is not in the model catalog (no route and no price)"},
 			{"unknown tenant", "nope", agentCfg("support"), tenancy.ErrTenantNotFound, "Tenant 'nope' not found"},
-			{"bad agent id", "acme", agentCfg("a/b"), tenancy.ErrValidation, "agent_id must match ^[a-zA-Z0-9_-]{1,64}$"},
+			{"bad agent id", "acme", agentCfg("a/b"), tenancy.ErrValidation, "agent_id must match ^[a-z0-9][a-z0-9_-]{0,23}$ (lowercase letters, digits, underscores and hyphens, at most 24 characters)"},
 			{"zero output tokens", "acme", agentCfg("z", func(c *tenancy.AgentConfig) { c.MaxOutputTokens = 0 }),
 				tenancy.ErrValidation, "max_output_tokens must be between 1 and 200000"},
 		}
