@@ -158,6 +158,12 @@ func (r resp) errMsg() string { return r.str("error", "message") }
 
 func (s *server) do(method, path, key string, body any) resp {
 	s.t.Helper()
+	return s.doH(method, path, key, body, nil)
+}
+
+// doH is do with extra request headers.
+func (s *server) doH(method, path, key string, body any, headers map[string]string) resp {
+	s.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -175,6 +181,9 @@ func (s *server) do(method, path, key string, body any) resp {
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	hr, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -1,8 +1,16 @@
 package tests
 
 import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/openclaw/tenancy/internal/fakemodel"
 )
 
 // Issue 9, finding 1: namespaced agent ids are unique and gateway-safe.
@@ -51,4 +59,117 @@ func TestStrictJSONAndExactMetadata(t *testing.T) {
 	r = s.must(s.do("PATCH", "/tenants/n15", adminKey, `{"metadata":{"id":12345678901234567890}}`), 200)
 	eq(t, "patched", r.num("metadata", "id"), "12345678901234567890")
 	eq(t, "stored", s.must(s.do("GET", "/tenants/n15", adminKey, nil), 200).num("metadata", "id"), "12345678901234567890")
+}
+
+// openClawCatalog routes one model to the OpenClaw gateway.
+func openClawCatalog(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "catalog.json")
+	data := `{"version":"claw-1","models":[{"name":"claw-agent","family":"openai","route":"openclaw","price":{"input":1000,"output":2000}}]}`
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Issue 9, finding 2: every OpenClaw call chooses the agent and the session
+// itself, never forwards a client's header, names an unknown agent to the
+// operator, and a tenant with its own gateway is served only there.
+func TestOpenClawCallsAreTenantScoped(t *testing.T) {
+	gw, err := fakemodel.Start("gw-token", fakemodel.Usage{PromptTokens: 10, CompletionTokens: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	gw.SetAgents("tenant-acme-support", "tenant-globex-support")
+	own, err := fakemodel.Start("globex-own-token", fakemodel.Usage{PromptTokens: 7, CompletionTokens: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	own.SetAgents("tenant-globex-support")
+	gatewayRoot := strings.TrimSuffix(gw.URL, "/v1")
+	s := newServer(t, false, withEnv(map[string]string{"TENANCY_CATALOG_FILE": openClawCatalog(t),
+		"OPENCLAW_GATEWAY_URL": gatewayRoot, "OPENCLAW_GATEWAY_TOKEN": "gw-token", "GLOBEX_GW_TOKEN": "globex-own-token"}))
+	for _, id := range []string{"acme", "globex", "initech"} {
+		s.must(s.do("POST", "/tenants", adminKey, map[string]any{"tenant_id": id, "allowed_models": []string{"claw-agent"}}), 201)
+		s.must(s.do("POST", "/tenants/"+id+"/agents", adminKey, map[string]any{"agent_id": "support", "llm_model": "claw-agent"}), 201)
+	}
+	// A client trying to steer the gateway to another tenant's agent and session.
+	hostile := map[string]string{"x-openclaw-session-key": "agent:tenant-globex-support:main",
+		"x-openclaw-agent-id": "tenant-globex-support", "x-openclaw-agent": "tenant-globex-support"}
+	r := s.must(s.doH("POST", "/tenants/acme/agents/support/execute", adminKey, map[string]any{"query": "hi"}, hostile), 200)
+	last := gw.Last()
+	eq(t, "model", last.Model, "openclaw/tenant-acme-support")
+	eq(t, "session key", last.Header.Get("x-openclaw-session-key"), "agent:tenant-acme-support:"+r.str("call_id"))
+	eq(t, "agent header", last.Header.Get("x-openclaw-agent-id")+last.Header.Get("x-openclaw-agent"), "")
+	eq(t, "authorization", last.Authorization, "Bearer gw-token")
+	for k := range last.Header {
+		if k != "Authorization" && k != "Content-Type" && k != "Accept" && k != "Accept-Encoding" && k != "User-Agent" &&
+			k != "Content-Length" && k != "X-Openclaw-Session-Key" {
+			t.Errorf("unexpected header %s sent to the gateway", k)
+		}
+	}
+
+	// An agent the gateway does not have: 502 telling the operator what to do.
+	r = s.must(s.do("POST", "/tenants/initech/agents/support/execute", adminKey, map[string]any{"query": "hi"}), 502)
+	eq(t, "code", r.str("error", "code"), "provider_error")
+	eq(t, "message", r.errMsg(), "openclaw: the gateway has no agent 'tenant-initech-support'; the operator must create it on the gateway "+
+		"(agents.entries.tenant-initech-support in its config, or agents.create) before this agent can execute: model provider error")
+
+	// A tenant's own gateway (admin-only fields): strict isolation.
+	r = s.must(s.do("PATCH", "/tenants/globex", adminKey, map[string]any{"openclaw_gateway_url": strings.TrimSuffix(own.URL, "/v1"),
+		"openclaw_gateway_token_secret": "GLOBEX_GW_TOKEN"}), 200)
+	eq(t, "gateway url", r.str("openclaw_gateway_url"), strings.TrimSuffix(own.URL, "/v1"))
+	before := gw.Calls.Load()
+	r = s.must(s.do("POST", "/tenants/globex/agents/support/execute", adminKey, map[string]any{"query": "hello"}), 200)
+	eq(t, "shared gateway calls", gw.Calls.Load(), before)
+	eq(t, "own gateway calls", own.Calls.Load(), 1)
+	eq(t, "own gateway auth", own.Last().Authorization, "Bearer globex-own-token")
+	eq(t, "own gateway session", own.Last().Header.Get("x-openclaw-session-key"), "agent:tenant-globex-support:"+r.str("call_id"))
+	key := s.must(s.do("POST", "/tenants/globex/keys", adminKey, nil), 201).str("key")
+	r = s.must(s.do("GET", "/tenants/globex", key, nil), 200)
+	if strings.Contains(r.raw, "openclaw_gateway") {
+		t.Errorf("a tenant key sees admin-only fields: %s", r.raw)
+	}
+	s.must(s.do("PATCH", "/tenants/globex", key, map[string]any{"openclaw_gateway_url": "http://evil.example"}), 403)
+	r = s.must(s.do("PATCH", "/tenants/globex", adminKey, map[string]any{"openclaw_gateway_url": "ftp://x"}), 400)
+	eq(t, "bad url", r.errMsg(), "openclaw_gateway_url must be an http(s) URL without credentials, query or fragment")
+}
+
+// Issue 9, finding 5: a provider error never shows the client the
+// provider's URL, host, port or path; the log keeps them.
+func TestProviderErrorsHideTheProvider(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close() // nothing listens there: connection refused
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(404)
+		fmt.Fprintf(w, `{"error":{"message":"No route for POST %s on %s (see http://%s/docs)","type":"not_found"}}`, r.URL.Path, r.Host, r.Host)
+	}))
+	defer echo.Close()
+	for _, c := range []struct{ base, want, logged string }{
+		{"http://" + closed + "/secret/v1", "openai: request failed: connection refused (gave up after 4 attempts): model provider error", closed},
+		{echo.URL + "/internal/v9", "openai: HTTP 404 (not_found): No route for POST [path] on [address] (see [url]): model provider error", "/internal/v9/chat/completions"},
+	} {
+		s := newServer(t, false, withEnv(map[string]string{"OPENAI_BASE_URL": c.base, "OPENAI_API_KEY": "sk-x",
+			"TENANCY_PROVIDER_TIMEOUT": "20s"}))
+		s.must(s.do("POST", "/tenants", adminKey, acme), 201)
+		s.must(s.do("POST", "/tenants/acme/agents", adminKey, map[string]any{"agent_id": "mini", "llm_model": "gpt-4o-mini"}), 201)
+		r := s.must(s.do("POST", "/tenants/acme/agents/mini/execute", adminKey, map[string]any{"query": "hi"}), 502)
+		eq(t, "message", r.errMsg(), c.want)
+		host := strings.TrimPrefix(echo.URL, "http://")
+		for _, leak := range []string{closed, host, "127.0.0.1", "/secret", "/internal", "/chat/completions"} {
+			if strings.Contains(r.raw, leak) {
+				t.Errorf("the client sees %q: %s", leak, r.raw)
+			}
+		}
+		if !strings.Contains(s.logs.String(), c.logged) {
+			t.Errorf("the log lacks %q: %s", c.logged, s.logs.String())
+		}
+	}
 }

@@ -98,9 +98,10 @@ func toProblem(err error) problem {
 		}
 		return problem{status: st, code: string(te.Code), message: te.Message, retryAfter: te.RetryAfter}
 	case errors.Is(err, provider.ErrTimeout):
-		return problem{status: http.StatusGatewayTimeout, code: "provider_timeout", message: err.Error()}
+		return problem{status: http.StatusGatewayTimeout, code: "provider_timeout", message: provider.PublicMessage(err)}
 	case errors.Is(err, provider.ErrUpstream):
-		return problem{status: http.StatusBadGateway, code: "provider_error", message: err.Error()}
+		// Never the provider's URL, host, port or path; the log keeps them.
+		return problem{status: http.StatusBadGateway, code: "provider_error", message: provider.PublicMessage(err)}
 	}
 	return problem{status: http.StatusInternalServerError, code: "internal_error", message: "Internal error"}
 }

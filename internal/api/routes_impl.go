@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openclaw/tenancy/internal/auth"
 	"github.com/openclaw/tenancy/internal/console"
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
@@ -145,6 +146,9 @@ func (h *Handler) getTenant(ctx context.Context, r *request) (int, any, error) {
 		return 0, nil, err
 	}
 	v := h.tenantView(t)
+	if r.principal.Role != auth.RoleAdmin { // admin-only fields
+		v.OpenClawGatewayURL, v.OpenClawTokenSecret = "", ""
+	}
 	v.AgentIDs = make([]string, 0, len(agents))
 	for _, a := range agents {
 		v.AgentIDs = append(v.AgentIDs, a.NamespacedID())

@@ -170,6 +170,8 @@ type tenantItem struct {
 	AllowedModels allowSet `dynamodbav:"allowed_models"`
 	AllowedTools  allowSet `dynamodbav:"allowed_tools"`
 	Metadata      string   `dynamodbav:"metadata"` // JSON object
+	GatewayURL    string   `dynamodbav:"oc_gateway_url,omitempty"`
+	GatewaySecret string   `dynamodbav:"oc_gateway_secret,omitempty"`
 	IsActive      bool     `dynamodbav:"is_active"`
 	CreatedAt     string   `dynamodbav:"created_at"`
 	UpdatedAt     string   `dynamodbav:"updated_at"`
@@ -211,6 +213,7 @@ func encodeTenant(t tenancy.Tenant) (map[string]types.AttributeValue, error) {
 		PK: tenantPK(t.TenantID), SK: tenantSK, Type: "tenant", TenantID: t.TenantID, Name: t.Name,
 		MaxAgents: t.MaxAgents, MaxQPH: t.MaxQueriesPerHour, MaxCost: int64(t.MaxCostPerDay),
 		AllowedModels: toAllowSet(t.AllowedModels), AllowedTools: toAllowSet(t.AllowedTools), Metadata: string(meta),
+		GatewayURL: t.OpenClawGatewayURL, GatewaySecret: t.OpenClawTokenSecret,
 		IsActive: t.IsActive, CreatedAt: nowString(t.CreatedAt), UpdatedAt: nowString(t.UpdatedAt),
 		WDay: t.Usage.Day, HKey: t.Usage.Hour, Budget: int64(t.Usage.BudgetLeft),
 		Tz: t.Timezone, TzPrev: t.PrevTimezone, MaxCostMonth: int64(t.MonthCap()), MCapped: t.MaxCostPerMonth != nil,
@@ -236,6 +239,7 @@ func decodeTenant(item map[string]types.AttributeValue) (tenancy.Tenant, tenantI
 			TenantID: it.TenantID, Name: it.Name, MaxAgents: it.MaxAgents, MaxQueriesPerHour: it.MaxQPH,
 			MaxCostPerDay: tenancy.Money(it.MaxCost), AllowedModels: it.AllowedModels.list(),
 			AllowedTools: it.AllowedTools.list(), Metadata: md, Timezone: it.Tz,
+			OpenClawGatewayURL: it.GatewayURL, OpenClawTokenSecret: it.GatewaySecret,
 		},
 		PrevTimezone: it.TzPrev, TimezoneFrom: parseTime(it.TzFrom),
 		IsActive: it.IsActive, AgentCount: it.AgentCount, TotalQueries: it.TotalQueries,

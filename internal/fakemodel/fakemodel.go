@@ -14,16 +14,38 @@ import (
 	"time"
 )
 
-// Server is a running fake.
+// Server is a running fake. With Agents set it also plays an OpenClaw
+// gateway: a model "openclaw/<id>" (or "openclaw:<id>") must name a
+// configured agent, else it answers 400 "Unknown agent '<id>'." as the
+// gateway does.
 type Server struct {
 	URL   string // base URL for OPENAI_BASE_URL (ends in /v1)
 	Key   string // the API key it expects
-	Usage Usage
+	Usage Usage  // what every answer reports (SetUsage changes it)
 	Delay atomic.Int64 // nanoseconds to wait before answering
 	Calls atomic.Int64
 	srv   *http.Server
-	mu    sync.Mutex
-	last  Request
+	mu     sync.Mutex
+	last   Request
+	agents map[string]bool
+}
+
+// SetUsage changes the usage every later answer reports (a provider
+// reporting chosen, even implausible, usage).
+func (s *Server) SetUsage(u Usage) {
+	s.mu.Lock()
+	s.Usage = u
+	s.mu.Unlock()
+}
+
+// SetAgents makes the fake an OpenClaw gateway with these agents.
+func (s *Server) SetAgents(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.agents = map[string]bool{}
+	for _, id := range ids {
+		s.agents[id] = true
+	}
 }
 
 // Request is what the fake received in its last call.
@@ -32,6 +54,7 @@ type Request struct {
 	MaxTokens     int
 	Authorization string
 	System, User  string
+	Header        http.Header // every request header as received
 }
 
 // Last returns the last request the fake answered.
@@ -86,7 +109,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Calls.Add(1)
-	last := Request{Model: req.Model, MaxTokens: max(req.MaxTokens, req.MaxCompletionTokens), Authorization: r.Header.Get("Authorization")}
+	last := Request{Model: req.Model, MaxTokens: max(req.MaxTokens, req.MaxCompletionTokens), Authorization: r.Header.Get("Authorization"),
+		Header: r.Header.Clone()}
 	for _, m := range req.Messages {
 		switch m.Role {
 		case "system":
@@ -97,7 +121,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.last = last
+	usage, agents := s.Usage, s.agents
 	s.mu.Unlock()
+	if agents != nil {
+		id := strings.ToLower(strings.TrimPrefix(strings.TrimPrefix(req.Model, "openclaw/"), "openclaw:"))
+		if !agents[id] {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{
+				"message": fmt.Sprintf("Unknown agent '%s'.", id), "type": "invalid_request_error"}})
+			return
+		}
+	}
 	if d := time.Duration(s.Delay.Load()); d > 0 {
 		select {
 		case <-time.After(d):
@@ -111,7 +146,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		"model": req.Model,
 		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
 			"message": map[string]any{"role": "assistant", "content": "fake answer to: " + last.User}}},
-		"usage": map[string]any{"prompt_tokens": s.Usage.PromptTokens, "completion_tokens": s.Usage.CompletionTokens,
-			"total_tokens": s.Usage.PromptTokens + s.Usage.CompletionTokens},
+		"usage": map[string]any{"prompt_tokens": usage.PromptTokens, "completion_tokens": usage.CompletionTokens,
+			"total_tokens": usage.PromptTokens + usage.CompletionTokens},
 	})
 }

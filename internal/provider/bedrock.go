@@ -109,7 +109,9 @@ func bedrockError(err error) error {
 	if code != "" {
 		return upstreamf(false, "%s: %s", code, clip(msg, 300))
 	}
-	return upstreamf(sdkRetryables.IsErrorRetryable(err) == aws.TrueTernary, "request failed: %s", clip(err.Error(), 300))
+	e := networkf("request failed", err)
+	e.retryable = sdkRetryables.IsErrorRetryable(err) == aws.TrueTernary
+	return e
 }
 
 // innermost unwraps an error chain to its root cause, for a short message.

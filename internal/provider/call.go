@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -106,13 +108,52 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 // attemptError is one failed attempt of a provider call.
 type attemptError struct {
 	class      error // ErrUpstream or ErrTimeout
-	msg        string
+	msg        string // what a client may see
+	detail     string // the full text for the log; empty: msg
 	retryable  bool
 	retryAfter time.Duration // the provider's requested wait, 0 if none
 }
 
 func (e *attemptError) Error() string { return e.msg }
 func (e *attemptError) Unwrap() error { return e.class }
+
+func (e *attemptError) full() string {
+	if e.detail != "" {
+		return e.detail
+	}
+	return e.msg
+}
+
+// networkf is a failed attempt that never got an HTTP answer: the client
+// sees the kind of failure, the log the whole error (with the address).
+func networkf(what string, err error, secrets ...string) *attemptError {
+	return &attemptError{class: ErrUpstream, msg: what + ": " + netErrorText(err),
+		detail: what + ": " + redact(err.Error(), secrets...), retryable: true}
+}
+
+// netErrorText names a network failure without its address or URL.
+func netErrorText(err error) string {
+	var dns *net.DNSError
+	var ne net.Error
+	switch {
+	case errors.As(err, &dns):
+		if dns.IsNotFound {
+			return "DNS lookup failed: no such host"
+		}
+		return "DNS lookup failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by the server"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by the server"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "network timeout"
+	case strings.Contains(err.Error(), "tls:"), strings.Contains(err.Error(), "x509:"):
+		return "TLS error"
+	}
+	return "network error"
+}
 
 func upstreamf(retryable bool, format string, args ...any) *attemptError {
 	return &attemptError{class: ErrUpstream, msg: fmt.Sprintf(format, args...), retryable: retryable}
@@ -135,21 +176,24 @@ func (o Options) call(ctx context.Context, name string, attempt func(ctx context
 		}
 		var ae *attemptError
 		if !errors.As(err, &ae) {
-			return fmt.Errorf("%s: %v: %w", name, err, ErrUpstream)
+			return newError(ErrUpstream, Scrub(name+": "+err.Error()), name+": "+err.Error())
+		}
+		fail := func(suffix string) error {
+			return newError(ae.class, Scrub(name+": "+ae.msg+suffix), name+": "+ae.full()+suffix)
 		}
 		if !ae.retryable {
-			return fmt.Errorf("%s: %s: %w", name, ae.msg, ae.class)
+			return fail("")
 		}
 		if n >= pol.MaxAttempts {
-			return fmt.Errorf("%s: %s (gave up after %d attempts): %w", name, ae.msg, n, ae.class)
+			return fail(fmt.Sprintf(" (gave up after %d attempts)", n))
 		}
 		wait := pol.backoff(n)
 		if ae.retryAfter > 0 {
 			wait = ae.retryAfter
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+pol.MinAttemptTime {
-			return fmt.Errorf("%s: %s (not retried: the deadline leaves no time for a wait of %s and another attempt): %w",
-				name, ae.msg, wait.Round(time.Millisecond), ae.class)
+			return fail(fmt.Sprintf(" (not retried: the deadline leaves no time for a wait of %s and another attempt)",
+				wait.Round(time.Millisecond)))
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -161,11 +205,17 @@ func (o Options) call(ctx context.Context, name string, attempt func(ctx context
 	}
 }
 
+// newError ends both texts with the class, as "%s: %w" would.
+func newError(class error, public, detail string) *Error {
+	return &Error{Class: class, Public: public + ": " + class.Error(), Detail: detail + ": " + class.Error()}
+}
+
 func contextError(name string, timeout time.Duration, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s: call canceled: %w", name, ErrTimeout)
+	msg := name + ": call canceled"
+	if !errors.Is(err, context.Canceled) {
+		msg = fmt.Sprintf("%s: no answer before the deadline (call timeout %s)", name, timeout)
 	}
-	return fmt.Errorf("%s: no answer before the deadline (call timeout %s): %w", name, timeout, ErrTimeout)
+	return newError(ErrTimeout, msg, msg)
 }
 
 // retryAfter reads the wait a provider asks for: retry-after-ms (OpenAI,
@@ -257,12 +307,12 @@ func postJSON(ctx context.Context, client *http.Client, url string, header http.
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return upstreamf(true, "request failed: %s", redact(err.Error(), secrets...))
+		return networkf("request failed", err, secrets...)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return upstreamf(true, "reading the response (HTTP %d): %s", resp.StatusCode, redact(err.Error(), secrets...))
+		return networkf(fmt.Sprintf("reading the response (HTTP %d)", resp.StatusCode), err, secrets...)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := upstreamf(retryableStatus(resp.StatusCode), "HTTP %d%s", resp.StatusCode, errorDetail(data, secrets))

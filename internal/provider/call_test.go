@@ -87,3 +87,18 @@ func TestRedactURL(t *testing.T) {
 		t.Errorf("RedactURL = %q", got)
 	}
 }
+
+func TestScrub(t *testing.T) {
+	for in, want := range map[string]string{
+		`Post "http://10.0.0.5:8080/v1/chat/completions": dial tcp 10.0.0.5:8080: connect: connection refused`: `Post "[url]": dial tcp [address]: connect: connection refused`,
+		"dial tcp: lookup gateway.internal.corp: no such host":                                                 "dial tcp: lookup [host]: no such host",
+		"upstream gw.example.com:8443 said no":                                                                 "upstream [address] said no",
+		"GET /api/v1/agents failed":                                                                            "GET [path] failed",
+		"Unknown agent 'tenant-acme-support'.":                                                                 "Unknown agent 'tenant-acme-support'.",
+		"[::1]:9000 refused":                                                                                   "[address] refused",
+	} {
+		if got := Scrub(in); got != want {
+			t.Errorf("Scrub(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -41,6 +42,16 @@ type OpenAIConfig struct {
 	// Model picks the request's "model"; default the request's
 	// ProviderModelID, or its Model when that is empty.
 	Model func(Request) (string, error)
+	// Header adds request headers built from the request (the OpenClaw
+	// session key); nil adds none. Client-supplied headers never get here.
+	Header func(Request) (http.Header, error)
+	// MapError rewrites a failed attempt (the gateway's "Unknown agent").
+	MapError func(Request, *attemptError) *attemptError
+	// ResolveToken reads a tenant gateway's token by its secret name
+	// (Request.Gateway); nil: tenant gateways are not supported.
+	ResolveToken func(ctx context.Context, name string) (string, error)
+	// TenantGateways: the client serves Request.Gateway when it is set.
+	TenantGateways bool
 	Options
 }
 
@@ -49,6 +60,10 @@ type OpenAIConfig struct {
 type OpenAI struct {
 	name, endpoint, key, maxField string
 	model                         func(Request) (string, error)
+	header                        func(Request) (http.Header, error)
+	mapError                      func(Request, *attemptError) *attemptError
+	resolveToken                  func(ctx context.Context, name string) (string, error)
+	tenantGateways                bool
 	opts                          Options
 }
 
@@ -77,32 +92,99 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		cfg.Model = func(r Request) (string, error) { return modelID(r), nil }
 	}
 	return &OpenAI{name: cfg.Name, endpoint: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions",
-		key: cfg.APIKey, maxField: cfg.MaxTokensField, model: cfg.Model, opts: cfg.Options}, nil
+		key: cfg.APIKey, maxField: cfg.MaxTokensField, model: cfg.Model, header: cfg.Header, mapError: cfg.MapError,
+		resolveToken: cfg.ResolveToken, tenantGateways: cfg.TenantGateways, opts: cfg.Options}, nil
 }
 
-// openClawModelPrefix prefixes the agent id in the gateway's model field.
-const openClawModelPrefix = "openclaw:"
+// OpenClaw gateway request conventions (../shared/notes/openclaw-gateway.md).
+const (
+	openClawModelPrefix = "openclaw/"
+	// OpenClawSessionHeader carries the session key; it also decides which
+	// agent runs, so the platform always sends its own.
+	OpenClawSessionHeader = "x-openclaw-session-key"
+)
 
-// NewOpenClaw builds a client for the OpenClaw gateway's OpenAI-compatible
-// endpoint, POST {gatewayURL}/v1/chat/completions, authenticated with
-// "Authorization: Bearer {token}" (no header when token is empty, for a
-// gateway with auth mode "none"). The gateway runs the agent named in the
-// model field, "openclaw:<namespaced agent id>".
+// OpenClawConfig configures the OpenClaw gateway client.
+type OpenClawConfig struct {
+	// URL and Token are the shared gateway (token empty: auth mode "none").
+	URL, Token string
+	// ResolveToken reads a tenant's own gateway token by its secret name
+	// (Secrets Manager in AWS, an environment variable locally).
+	ResolveToken func(ctx context.Context, name string) (string, error)
+	Options
+}
+
+// OpenClawSessionKey is the session key of an agent's conversation:
+// "agent:<namespaced agent id>:<session>", lowercase.
+func OpenClawSessionKey(agentID, session string) string {
+	return strings.ToLower("agent:" + agentID + ":" + session)
+}
+
+func validSession(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// NewOpenClaw builds a client for the shared OpenClaw gateway's
+// OpenAI-compatible endpoint, POST {gatewayURL}/v1/chat/completions,
+// authenticated with "Authorization: Bearer {token}" (no header when token
+// is empty, for a gateway with auth mode "none").
 func NewOpenClaw(gatewayURL, token string, opts Options) (*OpenAI, error) {
+	return NewOpenClawGateway(OpenClawConfig{URL: gatewayURL, Token: token, Options: opts})
+}
+
+// NewOpenClawGateway builds the OpenClaw client. Every call chooses the
+// agent and the session itself: model "openclaw/<namespaced agent id>" and
+// x-openclaw-session-key "agent:<namespaced agent id>:<session>", both
+// lowercase (the gateway lowercases agent ids); no client header is ever
+// forwarded. A request with a Gateway goes to the tenant's own gateway.
+func NewOpenClawGateway(cfg OpenClawConfig) (*OpenAI, error) {
 	return NewOpenAI(OpenAIConfig{
 		Name:           "openclaw",
-		BaseURL:        strings.TrimRight(gatewayURL, "/") + "/v1",
-		APIKey:         token,
+		BaseURL:        strings.TrimRight(cfg.URL, "/") + "/v1",
+		APIKey:         cfg.Token,
 		MaxTokensField: MaxTokensField,
 		Model: func(r Request) (string, error) {
 			if r.AgentID == "" {
 				return "", fmt.Errorf("the OpenClaw gateway needs the agent id")
 			}
-			return openClawModelPrefix + r.AgentID, nil
+			return openClawModelPrefix + strings.ToLower(r.AgentID), nil
 		},
-		Options: opts,
+		Header: func(r Request) (http.Header, error) {
+			if !validSession(r.SessionID) {
+				return nil, fmt.Errorf("the OpenClaw gateway needs a session id of 1 to 200 printable characters")
+			}
+			h := http.Header{}
+			h.Set(OpenClawSessionHeader, OpenClawSessionKey(r.AgentID, r.SessionID))
+			return h, nil
+		},
+		MapError: func(r Request, e *attemptError) *attemptError {
+			if !strings.Contains(e.msg, "Unknown agent") {
+				return e
+			}
+			id := strings.ToLower(r.AgentID)
+			out := *e
+			out.retryable = false
+			out.msg = fmt.Sprintf("the gateway has no agent '%s'; the operator must create it on the gateway "+
+				"(agents.entries.%s in its config, or agents.create) before this agent can execute", id, id)
+			out.detail = out.msg + " (" + e.full() + ")"
+			return &out
+		},
+		ResolveToken:   cfg.ResolveToken,
+		TenantGateways: true,
+		Options:        cfg.Options,
 	})
 }
+
+// TenantGateways implements TenantScoped.
+func (c *OpenAI) TenantGateways() bool { return c.tenantGateways }
 
 // Name implements Provider.
 func (c *OpenAI) Name() string { return c.name }
@@ -148,13 +230,28 @@ func (c *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 	msgs = append(msgs, chatMessage{Role: "user", Content: req.Query})
 	body := map[string]any{"model": model, "messages": msgs, c.maxField: req.MaxTokens}
 	header := http.Header{}
-	if c.key != "" {
-		header.Set("Authorization", "Bearer "+c.key)
+	if c.header != nil {
+		h, err := c.header(req)
+		if err != nil {
+			return Response{}, newError(ErrUpstream, c.name+": "+err.Error(), c.name+": "+err.Error())
+		}
+		header = h
+	}
+	endpoint, key, err := c.target(ctx, req)
+	if err != nil {
+		return Response{}, err
+	}
+	if key != "" {
+		header.Set("Authorization", "Bearer "+key)
 	}
 	var out Response
 	err = c.opts.call(ctx, c.name, func(ctx context.Context) error {
 		var cr chatResponse
-		if err := postJSON(ctx, c.opts.httpClient(), c.endpoint, header, body, &cr, c.key); err != nil {
+		if err := postJSON(ctx, c.opts.httpClient(), endpoint, header, body, &cr, key); err != nil {
+			var ae *attemptError
+			if c.mapError != nil && errors.As(err, &ae) {
+				return c.mapError(req, ae)
+			}
 			return err
 		}
 		r, err := c.parse(cr)
@@ -162,6 +259,32 @@ func (c *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 		return err
 	})
 	return out, err
+}
+
+// target is the endpoint and key of a call: the client's own, or the
+// tenant's gateway named in the request.
+func (c *OpenAI) target(ctx context.Context, req Request) (endpoint, key string, err error) {
+	if req.Gateway == nil || !c.tenantGateways {
+		return c.endpoint, c.key, nil
+	}
+	fail := func(public, detail string) (string, string, error) {
+		return "", "", newError(ErrUpstream, c.name+": "+public, c.name+": "+detail)
+	}
+	u, perr := url.Parse(req.Gateway.URL)
+	if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fail("the tenant's gateway URL is not an http(s) URL", "tenant gateway URL "+RedactURL(req.Gateway.URL)+" is not an http(s) URL")
+	}
+	if req.Gateway.TokenSecret != "" {
+		if c.resolveToken == nil {
+			return fail("the tenant's gateway token cannot be read here", "no token resolver for tenant gateway tokens")
+		}
+		key, err = c.resolveToken(ctx, req.Gateway.TokenSecret)
+		if err != nil || key == "" {
+			return fail("the tenant's gateway token '"+req.Gateway.TokenSecret+"' could not be read",
+				fmt.Sprintf("tenant gateway token %q: %v", req.Gateway.TokenSecret, err))
+		}
+	}
+	return strings.TrimRight(req.Gateway.URL, "/") + "/v1/chat/completions", key, nil
 }
 
 func (c *OpenAI) parse(cr chatResponse) (Response, error) {

@@ -36,7 +36,7 @@ const openAIOK = `{
   "system_fingerprint": "fp_06737a9306"
 }`
 
-var testReq = Request{Model: "gpt-4o-mini", ProviderModelID: "gpt-4o-mini", AgentID: "tenant-acme-support",
+var testReq = Request{Model: "gpt-4o-mini", ProviderModelID: "gpt-4o-mini", AgentID: "tenant-acme-support", SessionID: "Call-42",
 	SystemPrompt: "You are the ACME support agent.", Query: "What is the capital of France?", MaxTokens: 256}
 
 func newTestOpenAI(t *testing.T, baseURL string, opts Options) *OpenAI {

@@ -2,7 +2,9 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -14,9 +16,16 @@ func TestOpenClawGateway(t *testing.T) {
 		if got := r.Header.Get("Authorization"); got != "Bearer gw-token-123456" {
 			t.Errorf("Authorization = %q", got)
 		}
+		// The platform chooses the session (lowercase): never a client's.
+		if got := r.Header.Get("x-openclaw-session-key"); got != "agent:tenant-acme-support:call-42" {
+			t.Errorf("session key = %q", got)
+		}
+		if r.Header.Get("x-openclaw-agent-id") != "" || r.Header.Get("x-openclaw-agent") != "" {
+			t.Errorf("agent header sent: %v", r.Header)
+		}
 		body := decodeBody(t, r)
 		// The gateway runs the agent named in the model field.
-		eq(t, "model", body["model"], "openclaw:tenant-acme-support")
+		eq(t, "model", body["model"], "openclaw/tenant-acme-support")
 		eq(t, "messages", body["messages"], []map[string]string{
 			{"role": "system", "content": "You are the ACME support agent."},
 			{"role": "user", "content": "What is the capital of France?"},
@@ -46,7 +55,57 @@ func TestOpenClawGateway(t *testing.T) {
 	r.AgentID = ""
 	_, err = c.Complete(context.Background(), r)
 	wantClass(t, err, ErrUpstream, "needs the agent id")
+	r = testReq
+	r.SessionID = ""
+	_, err = c.Complete(context.Background(), r)
+	wantClass(t, err, ErrUpstream, "needs a session id")
+	r.SessionID = "a\r\nx-openclaw-agent-id: other"
+	_, err = c.Complete(context.Background(), r)
+	wantClass(t, err, ErrUpstream, "needs a session id")
 	if f.n() != 1 {
 		t.Errorf("calls = %d, want 1", f.n())
 	}
+}
+
+func TestOpenClawUnknownAgentAndTenantGateway(t *testing.T) {
+	shared := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 400, `{"error":{"message":"Unknown agent 'tenant-acme-support'.","type":"invalid_request_error"}}`)
+	})
+	own := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		if got := r.Header.Get("Authorization"); got != "Bearer acme-own-token" {
+			t.Errorf("tenant gateway Authorization = %q", got)
+		}
+		writeJSON(w, 200, `{"choices":[{"message":{"content":"own"}}],"usage":{"prompt_tokens":3,"completion_tokens":4}}`)
+	})
+	c, err := NewOpenClawGateway(OpenClawConfig{URL: shared.URL, Token: "shared-token", Options: fastOpts(),
+		ResolveToken: func(_ context.Context, name string) (string, error) {
+			if name != "ACME_GW_TOKEN" {
+				return "", errors.New("no such secret")
+			}
+			return "acme-own-token", nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Complete(context.Background(), testReq)
+	wantClass(t, err, ErrUpstream, "the gateway has no agent 'tenant-acme-support'; the operator must create it on the gateway")
+	if pub := PublicMessage(err); strings.Contains(pub, "127.0.0.1") || !strings.Contains(pub, "create it on the gateway") {
+		t.Errorf("public message %q", pub)
+	}
+	if shared.n() != 1 {
+		t.Errorf("an unknown agent was retried: %d calls", shared.n())
+	}
+	r := testReq
+	r.Gateway = &Gateway{URL: own.URL, TokenSecret: "ACME_GW_TOKEN"}
+	resp, err := c.Complete(context.Background(), r)
+	if err != nil || resp.Content != "own" {
+		t.Fatalf("tenant gateway: %+v %v", resp, err)
+	}
+	if shared.n() != 1 || own.n() != 1 {
+		t.Errorf("calls shared %d own %d", shared.n(), own.n())
+	}
+	r.Gateway.TokenSecret = "OTHER"
+	_, err = c.Complete(context.Background(), r)
+	wantClass(t, err, ErrUpstream, `tenant gateway token "OTHER": no such secret`)
+	eq(t, "public", PublicMessage(err), "openclaw: the tenant's gateway token 'OTHER' could not be read: model provider error")
 }

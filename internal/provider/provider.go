@@ -6,6 +6,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"regexp"
 )
 
 // Request is one model call. MaxTokens is the agent's max_output_tokens and
@@ -14,9 +15,31 @@ type Request struct {
 	Model           string // vendor model name, e.g. "gpt-4o-mini"
 	ProviderModelID string // the id the provider expects (may equal Model)
 	AgentID         string // namespaced agent id, e.g. "tenant-acme-support"
+	// SessionID is the platform's conversation id, or the call id when there
+	// is none. The OpenClaw gateway keeps memory by session key; the key is
+	// built by the platform from AgentID and SessionID, never by a client.
+	SessionID string
+	// Gateway, when set, is the tenant's own OpenClaw gateway (strict
+	// isolation: one gateway per tenant); nil uses the shared one.
+	Gateway *Gateway
 	SystemPrompt    string
 	Query           string
 	MaxTokens       int
+}
+
+// Gateway is a tenant's own OpenClaw gateway: its URL, and the name of the
+// secret holding its token (a Secrets Manager secret in AWS, an environment
+// variable locally).
+type Gateway struct {
+	URL         string
+	TokenSecret string
+}
+
+// TenantScoped is implemented by providers that can serve a tenant from its
+// own endpoint (the OpenClaw gateway): the caller reads the tenant's
+// gateway settings and passes them in Request.Gateway.
+type TenantScoped interface {
+	TenantGateways() bool
 }
 
 // Usage is the provider-reported token usage, normalised so that the four
@@ -39,6 +62,49 @@ type Response struct {
 type Provider interface {
 	Name() string
 	Complete(ctx context.Context, req Request) (Response, error)
+}
+
+// Error is a failed provider call. Error() is the full detail, for the log
+// (URLs, hosts, ports, paths included); Public is what a client may see:
+// the provider's own words and the failure's kind, never where the provider
+// lives.
+type Error struct {
+	Class  error // ErrUpstream or ErrTimeout
+	Public string
+	Detail string
+}
+
+func (e *Error) Error() string { return e.Detail }
+
+// Unwrap exposes the class.
+func (e *Error) Unwrap() error { return e.Class }
+
+// PublicMessage is the text of a provider failure a client may see.
+func PublicMessage(err error) string {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.Public
+	}
+	return Scrub(err.Error())
+}
+
+var (
+	urlLike  = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>()]*`)
+	hostPort = regexp.MustCompile(`(?i)(\[[0-9a-f:.]+\]|\b[a-z0-9][a-z0-9.-]*)(:\d{1,5})\b`)
+	ipLike   = regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}\b`)
+	hostName = regexp.MustCompile(`(?i)\b(lookup|host|dial(ing)?|connect(ing)? to|tcp|udp)\s+[a-z0-9][a-z0-9.-]*\.[a-z0-9.-]+`)
+	pathLike = regexp.MustCompile(`(^|[\s"'(])(/[A-Za-z0-9._~%-]+){2,}/?`)
+)
+
+// Scrub removes URLs, host names with ports, IP addresses and URL paths
+// from a text that may reach a client.
+func Scrub(s string) string {
+	s = urlLike.ReplaceAllString(s, "[url]")
+	s = hostPort.ReplaceAllString(s, "[address]")
+	s = ipLike.ReplaceAllString(s, "[address]")
+	s = hostName.ReplaceAllString(s, "$1 [host]")
+	s = pathLike.ReplaceAllString(s, "$1[path]")
+	return s
 }
 
 // Failure classes. Providers wrap them (fmt.Errorf("...: %w", ErrUpstream))

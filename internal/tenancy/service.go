@@ -262,6 +262,20 @@ func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Resu
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", provider.ErrUpstream, err)
 	}
+	req := provider.Request{
+		Model: a.LLMModel, ProviderModelID: providerModelID, AgentID: a.NamespacedID(),
+		SystemPrompt: a.SystemPrompt, Query: query, MaxTokens: a.MaxOutputTokens,
+	}
+	if ts, ok := p.(provider.TenantScoped); ok && ts.TenantGateways() {
+		// The tenant may have its own gateway: one read more, only here.
+		t, err := s.store.GetTenant(ctx, a.TenantID)
+		if err != nil {
+			return Result{}, err
+		}
+		if t.OpenClawGatewayURL != "" {
+			req.Gateway = &provider.Gateway{URL: t.OpenClawGatewayURL, TokenSecret: t.OpenClawTokenSecret}
+		}
+	}
 	ticket, err := s.store.Admit(ctx, Admission{
 		TenantID: a.TenantID, AgentID: a.AgentID, Model: a.LLMModel, Tools: a.Tools,
 		Reserve: Reserve(model.Price, a.SystemPrompt, query, a.MaxOutputTokens),
@@ -270,11 +284,11 @@ func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Resu
 	if err != nil {
 		return Result{}, err
 	}
+	if req.SessionID == "" {
+		req.SessionID = ticket.CallID // no conversation: the call is its own session
+	}
 	called := time.Now()
-	resp, callErr := p.Complete(ctx, provider.Request{
-		Model: a.LLMModel, ProviderModelID: providerModelID, AgentID: a.NamespacedID(),
-		SystemPrompt: a.SystemPrompt, Query: query, MaxTokens: a.MaxOutputTokens,
-	})
+	resp, callErr := p.Complete(ctx, req)
 	addProviderTime(ctx, time.Since(called))
 	st := Settlement{Failed: callErr != nil, PriceVersion: s.catalog.Version()}
 	if callErr == nil {

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -114,6 +115,13 @@ type TenantConfig struct {
 	// Timezone is the IANA zone of the tenant's day (daily window, usage
 	// date, history dates); a change takes effect at the next local midnight.
 	Timezone string `json:"timezone"`
+	// OpenClawGatewayURL is the tenant's own OpenClaw gateway (strict
+	// isolation: one gateway per tenant); empty uses the shared one.
+	// OpenClawTokenSecret names its token: a Secrets Manager secret in AWS,
+	// an environment variable locally. Admin-only fields: only the admin
+	// sets them or sees them.
+	OpenClawGatewayURL  string `json:"openclaw_gateway_url,omitempty"`
+	OpenClawTokenSecret string `json:"openclaw_gateway_token_secret,omitempty"`
 	// MaxCostPerMonth is the monthly budget (nil: none), a hard cap like the
 	// daily one, over the tenant's local calendar month.
 	MaxCostPerMonth *Money `json:"max_cost_usd_per_month"`
@@ -174,6 +182,9 @@ type TenantPatch struct {
 	Metadata          *Metadata     `json:"metadata"`
 	Timezone          *string       `json:"timezone"`
 	MaxCostPerMonth   OptionalMoney `json:"max_cost_usd_per_month"`
+	// "" clears a tenant gateway setting.
+	OpenClawGatewayURL  *string `json:"openclaw_gateway_url"`
+	OpenClawTokenSecret *string `json:"openclaw_gateway_token_secret"`
 }
 
 // OptionalMoney is a patch field that may be set to null: Set says the
@@ -227,6 +238,35 @@ func (p TenantPatch) Apply(c *TenantConfig) {
 	if p.MaxCostPerMonth.Set {
 		c.MaxCostPerMonth = p.MaxCostPerMonth.Value
 	}
+	if p.OpenClawGatewayURL != nil {
+		c.OpenClawGatewayURL = *p.OpenClawGatewayURL
+	}
+	if p.OpenClawTokenSecret != nil {
+		c.OpenClawTokenSecret = *p.OpenClawTokenSecret
+	}
+}
+
+// secretNamePattern fits both a Secrets Manager secret name and an
+// environment variable name.
+var secretNamePattern = regexp.MustCompile(`^[A-Za-z0-9_/+=.@-]{1,256}$`)
+
+func checkGateway(gatewayURL, secret string) error {
+	if gatewayURL != "" {
+		u, err := url.Parse(gatewayURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.RawQuery != "" || u.Fragment != "" || len(gatewayURL) > 2048 {
+			return Validationf("openclaw_gateway_url must be an http(s) URL without credentials, query or fragment")
+		}
+	}
+	if secret != "" {
+		if !secretNamePattern.MatchString(secret) {
+			return Validationf("openclaw_gateway_token_secret must match ^[A-Za-z0-9_/+=.@-]{1,256}$")
+		}
+		if gatewayURL == "" {
+			return Validationf("openclaw_gateway_token_secret needs openclaw_gateway_url")
+		}
+	}
+	return nil
 }
 
 // Validate checks every field of a tenant config.
@@ -253,6 +293,9 @@ func (c TenantConfig) Validate() error {
 		return err
 	}
 	if err := checkNames("allowed_tools", c.AllowedTools); err != nil {
+		return err
+	}
+	if err := checkGateway(c.OpenClawGatewayURL, c.OpenClawTokenSecret); err != nil {
 		return err
 	}
 	if c.Metadata != nil {

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -398,12 +399,69 @@ func (b *builder) openClawRoute(id string) (route, error) {
 		if u == "" {
 			return route{}, fmt.Errorf("its route %q needs %s", catalog.RouteOpenClaw, EnvOpenClawURL)
 		}
-		p, err := provider.NewOpenClaw(u, b.getenv(EnvOpenClawToken), b.o.Provider)
+		p, err := provider.NewOpenClawGateway(provider.OpenClawConfig{URL: u, Token: b.getenv(EnvOpenClawToken),
+			ResolveToken: b.tenantTokens(), Options: b.o.Provider})
 		if err != nil {
 			return route{}, fmt.Errorf("%s: %w", EnvOpenClawURL, err)
 		}
 		b.openclaw = p
-		b.openclawDesc = "openclaw (" + provider.RedactURL(strings.TrimRight(u, "/")) + ", model openclaw:<agent id>)"
+		b.openclawDesc = "openclaw (" + provider.RedactURL(strings.TrimRight(u, "/")) + ", model openclaw/<agent id>)"
 	}
 	return route{p: b.openclaw, modelID: id, desc: b.openclawDesc}, nil
+}
+
+// tenantTokenTTL is how long a tenant gateway token read from Secrets
+// Manager is reused (a rotated token is picked up within it).
+const tenantTokenTTL = 5 * time.Minute
+
+// tenantTokens resolves a tenant gateway's token by name: a Secrets Manager
+// secret in AWS (where TENANCY_PROVIDER_SECRET is set), an environment
+// variable locally.
+func (b *builder) tenantTokens() func(ctx context.Context, name string) (string, error) {
+	getenv := b.getenv
+	if b.getenv(EnvProviderSecret) == "" && b.o.Secrets == nil {
+		return func(_ context.Context, name string) (string, error) {
+			v := getenv(name)
+			if v == "" {
+				return "", fmt.Errorf("environment variable %s is empty", name)
+			}
+			return v, nil
+		}
+	}
+	var (
+		mu     sync.Mutex
+		cached = map[string]struct {
+			v  string
+			at time.Time
+		}{}
+		client = b.o.Secrets
+	)
+	return func(ctx context.Context, name string) (string, error) {
+		mu.Lock()
+		c, ok := cached[name]
+		if client == nil {
+			cfg, err := b.aws()
+			if err != nil {
+				mu.Unlock()
+				return "", err
+			}
+			client = secretsmanager.NewFromConfig(cfg)
+		}
+		cl := client
+		mu.Unlock()
+		if ok && time.Since(c.at) < tenantTokenTTL {
+			return c.v, nil
+		}
+		v, err := secrets.GetString(ctx, cl, name)
+		if err != nil {
+			return "", err
+		}
+		mu.Lock()
+		cached[name] = struct {
+			v  string
+			at time.Time
+		}{v, time.Now()}
+		mu.Unlock()
+		return v, nil
+	}
 }

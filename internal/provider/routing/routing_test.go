@@ -21,7 +21,7 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-var req = provider.Request{Model: "gpt-4o-mini", AgentID: "tenant-acme-support",
+var req = provider.Request{Model: "gpt-4o-mini", AgentID: "tenant-acme-support", SessionID: "call1",
 	SystemPrompt: "You are the ACME support agent.", Query: "Hello?", MaxTokens: 64}
 
 func fastOptions() Options {
@@ -203,14 +203,14 @@ func TestForcedRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"/v1/chat/completions Bearer gw-secret-token openclaw:tenant-acme-support",
+		"/v1/chat/completions Bearer gw-secret-token openclaw/tenant-acme-support",
 		"/v1/chat/completions Bearer ollama llama3.1:8b",
 	}
 	if strings.Join(seen, "|") != strings.Join(want, "|") {
 		t.Errorf("servers saw %q, want %q", seen, want)
 	}
 	eqLines(t, r.Describe(), []string{
-		"acme-agent -> openclaw (" + gw.URL + ", model openclaw:<agent id>)",
+		"acme-agent -> openclaw (" + gw.URL + ", model openclaw/<agent id>)",
 		"claude-* (4 models) -> dev (offline development provider)",
 		"gpt-4.1, gpt-4.1-mini, gpt-4o-mini -> openai (" + srv.URL + "/v1)",
 		"gpt-4o -> dev (offline development provider)",
