@@ -19,12 +19,12 @@ import (
 // configured agent, else it answers 400 "Unknown agent '<id>'." as the
 // gateway does.
 type Server struct {
-	URL   string // base URL for OPENAI_BASE_URL (ends in /v1)
-	Key   string // the API key it expects
-	Usage Usage  // what every answer reports (SetUsage changes it)
-	Delay atomic.Int64 // nanoseconds to wait before answering
-	Calls atomic.Int64
-	srv   *http.Server
+	URL    string       // base URL for OPENAI_BASE_URL (ends in /v1)
+	Key    string       // the API key it expects
+	Usage  Usage        // what every answer reports (SetUsage changes it)
+	Delay  atomic.Int64 // nanoseconds to wait before answering
+	Calls  atomic.Int64
+	srv    *http.Server
 	mu     sync.Mutex
 	last   Request
 	agents map[string]bool

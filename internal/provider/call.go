@@ -107,7 +107,7 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 
 // attemptError is one failed attempt of a provider call.
 type attemptError struct {
-	class      error // ErrUpstream or ErrTimeout
+	class      error  // ErrUpstream or ErrTimeout
 	msg        string // what a client may see
 	detail     string // the full text for the log; empty: msg
 	retryable  bool

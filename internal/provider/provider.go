@@ -21,10 +21,10 @@ type Request struct {
 	SessionID string
 	// Gateway, when set, is the tenant's own OpenClaw gateway (strict
 	// isolation: one gateway per tenant); nil uses the shared one.
-	Gateway *Gateway
-	SystemPrompt    string
-	Query           string
-	MaxTokens       int
+	Gateway      *Gateway
+	SystemPrompt string
+	Query        string
+	MaxTokens    int
 }
 
 // Gateway is a tenant's own OpenClaw gateway: its URL, and the name of the
