@@ -39,21 +39,22 @@ func errOtherTenant(tenantID string) *Error {
 
 // statusOf is the one mapping of domain codes to HTTP statuses.
 var statusOf = map[tenancy.Code]int{
-	tenancy.CodeValidation:      http.StatusBadRequest,
-	tenancy.CodeUnknownModel:    http.StatusBadRequest,
-	tenancy.CodeTenantNotFound:  http.StatusNotFound,
-	tenancy.CodeAgentNotFound:   http.StatusNotFound,
-	tenancy.CodeKeyNotFound:     http.StatusNotFound,
-	tenancy.CodeTenantExists:    http.StatusConflict,
-	tenancy.CodeAgentExists:     http.StatusConflict,
-	tenancy.CodeAgentLimit:      http.StatusTooManyRequests,
-	tenancy.CodeQueryLimit:      http.StatusTooManyRequests,
-	tenancy.CodeCostLimit:       http.StatusTooManyRequests,
-	tenancy.CodeMonthlyLimit:    http.StatusTooManyRequests,
-	tenancy.CodeTenantInactive:  http.StatusForbidden,
-	tenancy.CodeModelNotAllowed: http.StatusForbidden,
-	tenancy.CodeToolNotAllowed:  http.StatusForbidden,
-	tenancy.CodeUnavailable:     http.StatusServiceUnavailable,
+	tenancy.CodeValidation:        http.StatusBadRequest,
+	tenancy.CodeUnknownModel:      http.StatusBadRequest,
+	tenancy.CodeTenantNotFound:    http.StatusNotFound,
+	tenancy.CodeAgentNotFound:     http.StatusNotFound,
+	tenancy.CodeKeyNotFound:       http.StatusNotFound,
+	tenancy.CodeTenantExists:      http.StatusConflict,
+	tenancy.CodeAgentExists:       http.StatusConflict,
+	tenancy.CodeAgentLimit:        http.StatusTooManyRequests,
+	tenancy.CodeQueryLimit:        http.StatusTooManyRequests,
+	tenancy.CodeCostLimit:         http.StatusTooManyRequests,
+	tenancy.CodeCostLimitInFlight: http.StatusTooManyRequests,
+	tenancy.CodeMonthlyLimit:      http.StatusTooManyRequests,
+	tenancy.CodeTenantInactive:    http.StatusForbidden,
+	tenancy.CodeModelNotAllowed:   http.StatusForbidden,
+	tenancy.CodeToolNotAllowed:    http.StatusForbidden,
+	tenancy.CodeUnavailable:       http.StatusServiceUnavailable,
 }
 
 // ErrorCode is the machine-readable code of an error response.

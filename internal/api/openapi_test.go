@@ -96,7 +96,7 @@ func TestSchemasFromGoTypes(t *testing.T) {
 		"max_queries_per_hour", "max_cost_usd_per_day", "allowed_models", "allowed_tools", "metadata", "timezone", "max_cost_usd_per_month", "is_active",
 		"agent_count", "created_at", "updated_at"})
 	eqv(t, "ExecuteResult required", schema(t, doc, "ExecuteResult").Required,
-		[]string{"content", "agent_id", "model", "provider", "usage", "cost_usd", "call_id"})
+		[]string{"content", "agent_id", "model", "provider", "usage", "cost_usd", "overage_usd", "call_id"})
 	eqv(t, "TokenUsage required", schema(t, doc, "TokenUsage").Required, []string{"input_tokens", "output_tokens"})
 	eqv(t, "TenantList.next_token nullable", schema(t, doc, "TenantList").Properties["next_token"].Value.Nullable, true)
 	// Exact types: money is a number, times and dates have formats.

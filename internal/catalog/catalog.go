@@ -5,6 +5,8 @@ package catalog
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"sort"
 
 	"github.com/openclaw/tenancy/internal/provider"
@@ -18,10 +20,34 @@ type Price struct {
 	CacheWrite int64 `json:"cache_write"`
 }
 
-// Cost is the exact cost of a call's usage, in nano-USD.
+// Cost is the exact cost of a call's usage, in nano-USD. It never
+// overflows: the sum saturates at math.MaxInt64, and a negative count
+// (which the domain refuses as implausible before pricing) counts as 0, so
+// a cost is never negative.
 func (p Price) Cost(u provider.Usage) int64 {
-	return u.InputTokens*p.Input + u.OutputTokens*p.Output +
-		u.CacheReadTokens*p.CacheRead + u.CacheWriteTokens*p.CacheWrite
+	return satAdd(satAdd(satMul(u.InputTokens, p.Input), satMul(u.OutputTokens, p.Output)),
+		satAdd(satMul(u.CacheReadTokens, p.CacheRead), satMul(u.CacheWriteTokens, p.CacheWrite)))
+}
+
+// satMul is a*b for non-negative a and b, saturating at math.MaxInt64;
+// negative inputs count as 0.
+func satMul(a, b int64) int64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi != 0 || lo > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(lo)
+}
+
+// satAdd is a+b for non-negative a and b, saturating at math.MaxInt64.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // MaxInput is the highest price any input-side token can have (plain,
@@ -29,6 +55,12 @@ func (p Price) Cost(u provider.Usage) int64 {
 func (p Price) MaxInput() int64 {
 	return max(p.Input, p.CacheRead, p.CacheWrite)
 }
+
+// MaxPricePerToken bounds every price: 1,000,000 nano-USD ($1,000 per
+// million tokens, far above any real model), so a worst-case reservation
+// and a plausible call (at most 10^9 tokens of each kind) stay far inside
+// int64.
+const MaxPricePerToken = 1_000_000
 
 // Families of providers a model can belong to.
 const (
@@ -49,6 +81,32 @@ type Model struct {
 	// it differs from Name, e.g. a vLLM or Ollama model name. Bedrock always
 	// uses BedrockID.
 	ProviderModelID string `json:"provider_model_id,omitempty"`
+	// MaxCallsPerRun is how many model calls one execute may make: an
+	// agent runtime (the OpenClaw gateway) loops over tools, and each loop
+	// is a call of up to max_output_tokens. Admission reserves this many
+	// worst-case calls. 0 means the route's default (RouteCallsPerRun).
+	MaxCallsPerRun int `json:"max_calls_per_run,omitempty"`
+}
+
+// MaxCallsPerRunLimit bounds max_calls_per_run.
+const MaxCallsPerRunLimit = 100
+
+// RouteCallsPerRun is the default max_calls_per_run of a route: 8 for the
+// OpenClaw gateway (an agent run loops over tools), 1 for a plain model API.
+func RouteCallsPerRun(route string) int {
+	if route == RouteOpenClaw {
+		return 8
+	}
+	return 1
+}
+
+// CallsPerRun is the number of worst-case model calls an execute of this
+// model reserves.
+func (m Model) CallsPerRun() int {
+	if m.MaxCallsPerRun > 0 {
+		return m.MaxCallsPerRun
+	}
+	return RouteCallsPerRun(m.Route)
 }
 
 // Catalog is an immutable set of models with the version that names it.
@@ -86,6 +144,10 @@ func (m Model) validate() error {
 		return fmt.Errorf("catalog model %q: negative price", m.Name)
 	case m.Price.Output == 0:
 		return fmt.Errorf("catalog model %q: output price is 0; a priced model may not be free by accident", m.Name)
+	case max(m.Price.Input, m.Price.Output, m.Price.CacheRead, m.Price.CacheWrite) > MaxPricePerToken:
+		return fmt.Errorf("catalog model %q: a price above %d nano-USD per token", m.Name, MaxPricePerToken)
+	case m.MaxCallsPerRun < 0 || m.MaxCallsPerRun > MaxCallsPerRunLimit:
+		return fmt.Errorf("catalog model %q: max_calls_per_run must be between 0 (the route's default) and %d", m.Name, MaxCallsPerRunLimit)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ type counters struct {
 	Failed   int64 `dynamodbav:"d_failed"`
 	Spent    int64 `dynamodbav:"d_spent"`
 	Reserved int64 `dynamodbav:"d_reserved"`
+	Overage  int64 `dynamodbav:"d_over"` // cost above reservations (in Spent)
 	In       int64 `dynamodbav:"d_in"`
 	Out      int64 `dynamodbav:"d_out"`
 	CR       int64 `dynamodbav:"d_cr"`
@@ -134,7 +135,7 @@ func (d delta) add(ub expression.UpdateBuilder) expression.UpdateBuilder {
 	for _, f := range []struct {
 		name string
 		v    int64
-	}{{"d_queries", d.c.Queries}, {"d_failed", d.c.Failed}, {"d_spent", d.c.Spent}, {"d_reserved", d.c.Reserved},
+	}{{"d_queries", d.c.Queries}, {"d_failed", d.c.Failed}, {"d_spent", d.c.Spent}, {"d_reserved", d.c.Reserved}, {"d_over", d.c.Overage},
 		{"d_in", d.c.In}, {"d_out", d.c.Out}, {"d_cr", d.c.CR}, {"d_cw", d.c.CW}} {
 		if f.v != 0 {
 			ub = ub.Add(expression.Name(f.name), expression.Value(f.v))
@@ -247,7 +248,7 @@ func decodeTenant(item map[string]types.AttributeValue) (tenancy.Tenant, tenantI
 		CreatedAt:    parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt),
 		Usage: tenancy.Window{
 			Day: it.WDay, Hour: it.HKey, HourQueries: it.HQueries, Queries: it.Queries, FailedCalls: it.Failed,
-			Spent: tenancy.Money(it.Spent), Reserved: tenancy.Money(it.Reserved), BudgetLeft: tenancy.Money(it.Budget),
+			Spent: tenancy.Money(it.Spent), Overage: tenancy.Money(it.Overage), Reserved: tenancy.Money(it.Reserved), BudgetLeft: tenancy.Money(it.Budget),
 			Tokens:  tenancy.Tokens{Input: it.In, Output: it.Out, CacheRead: it.CR, CacheWrite: it.CW},
 			ByModel: byModel(item), Month: it.MKey, MonthSpent: tenancy.Money(it.MSpent),
 			MonthReserved: tenancy.Money(it.MReserved), MonthBudget: tenancy.Money(it.MBudget),
@@ -322,7 +323,7 @@ func windowDelta(it tenantItem, item map[string]types.AttributeValue, keepReserv
 
 func (d delta) empty() bool {
 	c := d.c
-	return c.Queries == 0 && c.Failed == 0 && c.Spent == 0 && c.Reserved == 0 && c.In == 0 && c.Out == 0 &&
+	return c.Queries == 0 && c.Failed == 0 && c.Spent == 0 && c.Reserved == 0 && c.Overage == 0 && c.In == 0 && c.Out == 0 &&
 		c.CR == 0 && c.CW == 0 && len(d.byModel) == 0
 }
 
@@ -418,7 +419,7 @@ func decodeDay(item map[string]types.AttributeValue) (tenancy.DayUsage, error) {
 	}
 	d := tenancy.DayUsage{Date: it.Date, Queries: it.Queries, Cost: tenancy.Money(it.Spent),
 		Tokens: tenancy.Tokens{Input: it.In, Output: it.Out, CacheRead: it.CR, CacheWrite: it.CW}, FailedCalls: it.Failed,
-		Unsettled: tenancy.Money(it.Reserved), ByModel: byModel(item)}
+		Overage: tenancy.Money(it.Overage), Unsettled: tenancy.Money(it.Reserved), ByModel: byModel(item)}
 	d.PriceVersions, _ = priceVersions(item)
 	return d, nil
 }

@@ -117,9 +117,15 @@ func admitExpression(a tenancy.Admission, plan tenancy.AdmitPlan) expression.Bui
 func settlementDelta(t tenancy.Ticket, st tenancy.Settlement) delta {
 	d := delta{c: counters{Reserved: -int64(t.Reserve)}}
 	if st.Failed {
-		d.c.Failed = 1
+		// A failed call costs nothing, unless it reported implausible
+		// usage: then it is charged its reservation.
+		d.c.Failed, d.c.Spent = 1, int64(st.Cost)
+		if st.Cost != 0 {
+			d.byModel = map[string]tenancy.ModelUsage{t.Model: {Cost: st.Cost}}
+		}
 		return d
 	}
+	d.c.Overage = int64(st.Overage(t))
 	tk := st.Tokens
 	d.c.Queries, d.c.Spent = 1, int64(st.Cost)
 	d.c.In, d.c.Out, d.c.CR, d.c.CW = tk.Input, tk.Output, tk.CacheRead, tk.CacheWrite
@@ -141,9 +147,9 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 		ub := expression.Add(expression.Name("rev"), expression.Value(1))
 		if !st.Failed {
 			ub = ub.Add(expression.Name("total_queries"), expression.Value(1))
-			if st.Cost != 0 {
-				ub = ub.Add(expression.Name("lifetime_cost"), expression.Value(int64(st.Cost)))
-			}
+		}
+		if st.Cost != 0 {
+			ub = ub.Add(expression.Name("lifetime_cost"), expression.Value(int64(st.Cost)))
 		}
 		return ub
 	}
@@ -259,7 +265,7 @@ func (s *Store) OpenCalls(ctx context.Context, tenantID string) ([]tenancy.OpenC
 	return calls, nil
 }
 
-var zeroedCounters = []string{"d_queries", "d_failed", "d_spent", "d_in", "d_out", "d_cr", "d_cw"}
+var zeroedCounters = []string{"d_queries", "d_failed", "d_spent", "d_over", "d_in", "d_out", "d_cr", "d_cw"}
 
 // Rollover reads the tenant item and, in one transaction conditioned on the
 // item being unchanged since (rev), adds the window to its day's history

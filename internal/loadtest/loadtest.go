@@ -51,12 +51,15 @@ type Result struct {
 	Rejected429     int              `json:"rejected_429"`
 	Errors5xx       int              `json:"errors_5xx"`
 	ByStatus        map[string]int   `json:"by_status"`
+	RefusedByCode   map[string]int   `json:"refused_by_code"` // 4xx error codes, every tenant
+	CappedRefusals  map[string]int   `json:"capped_refused_by_code"`
 	Seconds         float64          `json:"seconds"`
 	Throughput      float64          `json:"throughput_rps"`
 	P50Ms           float64          `json:"p50_ms"`
 	P95Ms           float64          `json:"p95_ms"`
 	P99Ms           float64          `json:"p99_ms"`
 	SpendNanos      int64            `json:"spend_nanos"`
+	OverageNanos    int64            `json:"overage_nanos"`
 	CapNanos        int64            `json:"cap_nanos"`
 	SumCallNanos    int64            `json:"sum_call_nanos"`
 	HourlyAdmitted  int              `json:"hourly_admitted"`
@@ -132,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	counter.Reset()
-	res := &Result{Requests: cfg.Requests, ByStatus: map[string]int{}, HourlyLimit: cfg.HourlyLimit,
+	res := &Result{Requests: cfg.Requests, ByStatus: map[string]int{}, RefusedByCode: map[string]int{}, CappedRefusals: map[string]int{}, HourlyLimit: cfg.HourlyLimit,
 		CapNanos: int64(cfg.CostCap), tenantAdmitted: map[string]int{}, tenantCallNanos: map[string]int64{}}
 	latencies := make([]time.Duration, cfg.Requests)
 	var next atomic.Int64
@@ -171,6 +174,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	var rep struct {
 		TotalCost string `json:"total_cost_usd"`
+		Overage   string `json:"overage_usd"`
 	}
 	st, b, err := c.do("GET", "/tenants/"+cappedTenant+"/usage", nil)
 	if err != nil || st != 200 {
@@ -184,6 +188,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.SpendNanos = int64(spend)
+	over, err := tenancy.ParseUSD(rep.Overage)
+	if err != nil {
+		return nil, err
+	}
+	res.OverageNanos = int64(over)
 	res.SumCallNanos = res.tenantCallNanos[cappedTenant]
 	res.HourlyAdmitted = res.tenantAdmitted[hourlyTenant]
 	res.check()
@@ -211,6 +220,20 @@ func (r *Result) record(tenant string, status int, body []byte, err error) {
 		}
 	case status == 429:
 		r.Rejected429++
+	}
+	if status >= 400 && status < 500 {
+		var e struct {
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(body, &e)
+		r.RefusedByCode[e.Error.Code]++
+		if tenant == cappedTenant {
+			r.CappedRefusals[e.Error.Code]++
+		}
+	}
+	switch {
 	case status >= 500:
 		r.Errors5xx++
 	}
@@ -219,8 +242,8 @@ func (r *Result) record(tenant string, status int, body []byte, err error) {
 // check lists every broken invariant.
 func (r *Result) check() {
 	r.Violations = []string{}
-	if r.SpendNanos > r.CapNanos {
-		r.Violations = append(r.Violations, fmt.Sprintf("spend %d > cap %d nano-USD", r.SpendNanos, r.CapNanos))
+	if r.SpendNanos > r.CapNanos+r.OverageNanos {
+		r.Violations = append(r.Violations, fmt.Sprintf("spend %d > cap %d + overage %d nano-USD", r.SpendNanos, r.CapNanos, r.OverageNanos))
 	}
 	if r.SpendNanos != r.SumCallNanos {
 		r.Violations = append(r.Violations, fmt.Sprintf("spend %d != sum of call costs %d nano-USD", r.SpendNanos, r.SumCallNanos))
@@ -252,7 +275,14 @@ func (r *Result) Print(w io.Writer) {
 	for _, s := range statuses {
 		fmt.Fprintf(tw, "  status %s\t%d\n", s, r.ByStatus[s])
 	}
-	fmt.Fprintf(tw, "capped tenant spend / cap\t%d / %d nano-USD (sum of call costs %d)\n", r.SpendNanos, r.CapNanos, r.SumCallNanos)
+	for _, c := range sortedKeys(r.RefusedByCode) {
+		fmt.Fprintf(tw, "  refused %s\t%d\n", c, r.RefusedByCode[c])
+	}
+	fmt.Fprintf(tw, "capped tenant spend / cap\t%d / %d nano-USD (sum of call costs %d, overage %d)\n", r.SpendNanos, r.CapNanos,
+		r.SumCallNanos, r.OverageNanos)
+	for _, c := range sortedKeys(r.CappedRefusals) {
+		fmt.Fprintf(tw, "  capped tenant refused %s\t%d\n", c, r.CappedRefusals[c])
+	}
 	fmt.Fprintf(tw, "hourly tenant admitted / limit\t%d / %d\n", r.HourlyAdmitted, r.HourlyLimit)
 	fmt.Fprintf(tw, "DynamoDB requests per execute\t%.2f\n", r.DDBPerExecute)
 	fmt.Fprintf(tw, "model calls\t%d\n", r.ModelCalls)
@@ -264,6 +294,15 @@ func (r *Result) Print(w io.Writer) {
 	tw.Flush()
 	b, _ := json.Marshal(r)
 	fmt.Fprintln(w, string(b))
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func pct(sorted []time.Duration, p int) float64 {

@@ -11,21 +11,23 @@ type Code string
 
 // Error codes.
 const (
-	CodeValidation      Code = "validation_error"
-	CodeUnknownModel    Code = "unknown_model"
-	CodeTenantNotFound  Code = "tenant_not_found"
-	CodeAgentNotFound   Code = "agent_not_found"
-	CodeKeyNotFound     Code = "key_not_found"
-	CodeTenantExists    Code = "tenant_exists"
-	CodeAgentExists     Code = "agent_exists"
-	CodeAgentLimit      Code = "agent_limit"
-	CodeQueryLimit      Code = "query_limit"
-	CodeCostLimit       Code = "cost_limit"
-	CodeMonthlyLimit    Code = "monthly_cost_limit"
-	CodeTenantInactive  Code = "tenant_inactive"
-	CodeModelNotAllowed Code = "model_not_allowed"
-	CodeToolNotAllowed  Code = "tool_not_allowed"
-	CodeUnavailable     Code = "store_unavailable"
+	CodeValidation     Code = "validation_error"
+	CodeUnknownModel   Code = "unknown_model"
+	CodeTenantNotFound Code = "tenant_not_found"
+	CodeAgentNotFound  Code = "agent_not_found"
+	CodeKeyNotFound    Code = "key_not_found"
+	CodeTenantExists   Code = "tenant_exists"
+	CodeAgentExists    Code = "agent_exists"
+	CodeAgentLimit     Code = "agent_limit"
+	CodeQueryLimit     Code = "query_limit"
+	CodeCostLimit      Code = "cost_limit"
+	// CodeCostLimitInFlight: the budget is held by calls in flight only.
+	CodeCostLimitInFlight Code = "cost_limit_in_flight"
+	CodeMonthlyLimit      Code = "monthly_cost_limit"
+	CodeTenantInactive    Code = "tenant_inactive"
+	CodeModelNotAllowed   Code = "model_not_allowed"
+	CodeToolNotAllowed    Code = "tool_not_allowed"
+	CodeUnavailable       Code = "store_unavailable"
 )
 
 // Error is the one error type of the domain. Message is the exact text a
@@ -50,21 +52,22 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is; each matches every Error of its code.
 var (
-	ErrValidation      = &Error{Code: CodeValidation}
-	ErrUnknownModel    = &Error{Code: CodeUnknownModel}
-	ErrTenantNotFound  = &Error{Code: CodeTenantNotFound}
-	ErrAgentNotFound   = &Error{Code: CodeAgentNotFound}
-	ErrKeyNotFound     = &Error{Code: CodeKeyNotFound}
-	ErrTenantExists    = &Error{Code: CodeTenantExists}
-	ErrAgentExists     = &Error{Code: CodeAgentExists}
-	ErrAgentLimit      = &Error{Code: CodeAgentLimit}
-	ErrQueryLimit      = &Error{Code: CodeQueryLimit}
-	ErrCostLimit       = &Error{Code: CodeCostLimit}
-	ErrMonthlyLimit    = &Error{Code: CodeMonthlyLimit}
-	ErrTenantInactive  = &Error{Code: CodeTenantInactive}
-	ErrModelNotAllowed = &Error{Code: CodeModelNotAllowed}
-	ErrToolNotAllowed  = &Error{Code: CodeToolNotAllowed}
-	ErrUnavailable     = &Error{Code: CodeUnavailable}
+	ErrValidation        = &Error{Code: CodeValidation}
+	ErrUnknownModel      = &Error{Code: CodeUnknownModel}
+	ErrTenantNotFound    = &Error{Code: CodeTenantNotFound}
+	ErrAgentNotFound     = &Error{Code: CodeAgentNotFound}
+	ErrKeyNotFound       = &Error{Code: CodeKeyNotFound}
+	ErrTenantExists      = &Error{Code: CodeTenantExists}
+	ErrAgentExists       = &Error{Code: CodeAgentExists}
+	ErrAgentLimit        = &Error{Code: CodeAgentLimit}
+	ErrQueryLimit        = &Error{Code: CodeQueryLimit}
+	ErrCostLimit         = &Error{Code: CodeCostLimit}
+	ErrCostLimitInFlight = &Error{Code: CodeCostLimitInFlight}
+	ErrMonthlyLimit      = &Error{Code: CodeMonthlyLimit}
+	ErrTenantInactive    = &Error{Code: CodeTenantInactive}
+	ErrModelNotAllowed   = &Error{Code: CodeModelNotAllowed}
+	ErrToolNotAllowed    = &Error{Code: CodeToolNotAllowed}
+	ErrUnavailable       = &Error{Code: CodeUnavailable}
 )
 
 func newErr(code Code, format string, args ...any) *Error {
@@ -112,6 +115,16 @@ func TenantInactive(tenantID string) *Error {
 // cost includes in-flight reservations.
 func CostLimit(tenantID string, cost, max Money, retryAfter time.Duration) *Error {
 	e := newErr(CodeCostLimit, "Tenant '%s' has exceeded usage limits (cost: %s / %s)", tenantID, cost.Cents(), max.Cents())
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// CostLimitInFlight is "Tenant 'acme' has calls in flight holding its daily
+// budget (cost: $3.37 + $1.26 reserved / $5.00)": settled spend plus this
+// call would fit the cap, but in-flight reservations hold the rest.
+func CostLimitInFlight(tenantID string, spent, reserved, max Money, retryAfter time.Duration) *Error {
+	e := newErr(CodeCostLimitInFlight, "Tenant '%s' has calls in flight holding its daily budget (cost: %s + %s reserved / %s)",
+		tenantID, spent.Cents(), reserved.Cents(), max.Cents())
 	e.RetryAfter = retryAfter
 	return e
 }

@@ -12,25 +12,28 @@ func validUTF8(s string) bool { return utf8.ValidString(s) }
 
 // UsageReport is the seed's usage report plus the live window's detail.
 type UsageReport struct {
-	TenantID           string                `json:"tenant_id"`
-	Name               string                `json:"name"`
-	IsActive           bool                  `json:"is_active"`
-	Agents             int                   `json:"agents"`
-	MaxAgents          int                   `json:"max_agents"`
-	TotalQueries       int64                 `json:"total_queries"`  // lifetime, never reset
-	TotalCost          Money                 `json:"total_cost_usd"` // today's settled spend
-	MaxCostPerDay      Money                 `json:"max_cost_usd_per_day"`
-	CostUtilizationPct float64               `json:"cost_utilization_pct"`
-	QueriesToday       int64                 `json:"queries_today"`
-	QueriesThisHour    int64                 `json:"queries_this_hour"`
-	MaxQueriesPerHour  int                   `json:"max_queries_per_hour"`
-	UsageDate          string                `json:"usage_date"`
-	ResetsAt           time.Time             `json:"resets_at"`
-	ReservedCost       Money                 `json:"reserved_cost_usd"`
-	LifetimeCost       Money                 `json:"lifetime_cost_usd"`
-	FailedCalls        int64                 `json:"failed_calls"`
-	ByModel            map[string]ModelUsage `json:"by_model"`
-	PriceVersions      []string              `json:"price_versions"`
+	TenantID           string    `json:"tenant_id"`
+	Name               string    `json:"name"`
+	IsActive           bool      `json:"is_active"`
+	Agents             int       `json:"agents"`
+	MaxAgents          int       `json:"max_agents"`
+	TotalQueries       int64     `json:"total_queries"`  // lifetime, never reset
+	TotalCost          Money     `json:"total_cost_usd"` // today's settled spend
+	MaxCostPerDay      Money     `json:"max_cost_usd_per_day"`
+	CostUtilizationPct float64   `json:"cost_utilization_pct"`
+	QueriesToday       int64     `json:"queries_today"`
+	QueriesThisHour    int64     `json:"queries_this_hour"`
+	MaxQueriesPerHour  int       `json:"max_queries_per_hour"`
+	UsageDate          string    `json:"usage_date"`
+	ResetsAt           time.Time `json:"resets_at"`
+	ReservedCost       Money     `json:"reserved_cost_usd"`
+	// OverageUSD is today's sum of cost above reservations: the only way
+	// spend passes the cap (total_cost_usd <= cap + overage_usd).
+	OverageUSD    Money                 `json:"overage_usd"`
+	LifetimeCost  Money                 `json:"lifetime_cost_usd"`
+	FailedCalls   int64                 `json:"failed_calls"`
+	ByModel       map[string]ModelUsage `json:"by_model"`
+	PriceVersions []string              `json:"price_versions"`
 	// The local calendar month: settled spend, the monthly budget (null:
 	// none) and the spend's share of it (null without a budget).
 	Month               string   `json:"month"`
@@ -56,6 +59,7 @@ func Report(t Tenant, now time.Time) UsageReport {
 	}
 	if w.Day >= r.UsageDate {
 		r.TotalCost, r.ReservedCost, r.QueriesToday, r.FailedCalls = w.Spent, w.Reserved, w.Queries, w.FailedCalls
+		r.OverageUSD = w.Overage
 		for m, u := range w.ByModel {
 			r.ByModel[m] = u
 		}
@@ -215,6 +219,7 @@ func MergeDays(a, b DayUsage) DayUsage {
 	a.Cost += b.Cost
 	a.Tokens = a.Tokens.Plus(b.Tokens)
 	a.FailedCalls += b.FailedCalls
+	a.Overage += b.Overage
 	a.Unsettled += b.Unsettled
 	if a.ByModel == nil {
 		a.ByModel = map[string]ModelUsage{}
@@ -236,7 +241,7 @@ func mergeSorted(a, b []string) []string {
 // WindowDay turns the live window into a history entry.
 func WindowDay(w Window) DayUsage {
 	d := DayUsage{Date: w.Day, Queries: w.Queries, Cost: w.Spent, Tokens: w.Tokens,
-		FailedCalls: w.FailedCalls, Unsettled: w.Reserved, ByModel: map[string]ModelUsage{}}
+		FailedCalls: w.FailedCalls, Overage: w.Overage, Unsettled: w.Reserved, ByModel: map[string]ModelUsage{}}
 	for m, u := range w.ByModel {
 		d.ByModel[m] = u
 	}

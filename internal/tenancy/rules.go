@@ -1,9 +1,11 @@
 package tenancy
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/openclaw/tenancy/internal/catalog"
+	"github.com/openclaw/tenancy/internal/provider"
 )
 
 // InputOverheadTokens is the fixed per-call allowance added to the input
@@ -22,6 +24,46 @@ func InputBound(systemPrompt, query string) int64 {
 func Reserve(p catalog.Price, systemPrompt, query string, maxOutputTokens int) Money {
 	return Money(InputBound(systemPrompt, query)*p.MaxInput() + int64(maxOutputTokens)*p.Output)
 }
+
+// ReserveRun is the worst-case cost of an execute: the model's
+// max_calls_per_run worst-case calls (an agent runtime may call the model
+// several times in one run).
+func ReserveRun(m catalog.Model, systemPrompt, query string, maxOutputTokens int) Money {
+	return Money(m.CallsPerRun()) * Reserve(m.Price, systemPrompt, query, maxOutputTokens)
+}
+
+// MaxPlausibleTokens is the most tokens of one kind a call may report. A
+// count above it (or below 0) is implausible: a broken or hostile provider.
+const MaxPlausibleTokens = 1_000_000_000
+
+// CheckUsage refuses an implausible usage report. Such a call is settled as
+// failed and charged its reservation, the bound promised at admit.
+func CheckUsage(u provider.Usage) error {
+	for _, c := range []struct {
+		name string
+		n    int64
+	}{{"input_tokens", u.InputTokens}, {"output_tokens", u.OutputTokens},
+		{"cache_read_tokens", u.CacheReadTokens}, {"cache_write_tokens", u.CacheWriteTokens}} {
+		if c.n < 0 || c.n > MaxPlausibleTokens {
+			return fmt.Errorf("%s=%d is outside 0..%d", c.name, c.n, MaxPlausibleTokens)
+		}
+	}
+	return nil
+}
+
+// Overage is the part of a settled cost above its reservation: money
+// really spent beyond the bound promised at admit, charged in full and
+// reported (overage_usd), never dropped.
+func (st Settlement) Overage(t Ticket) Money {
+	if st.Cost > t.Reserve {
+		return st.Cost - t.Reserve
+	}
+	return 0
+}
+
+// InFlightRetryAfter is the Retry-After of a refusal caused by calls in
+// flight: they settle (and free most of their reservation) within seconds.
+const InFlightRetryAfter = 2 * time.Second
 
 // AdmitPlan is the window an admission attempt counts in. NewHour selects
 // the form of the write that starts a new hourly counter at 1.
@@ -102,6 +144,13 @@ func ExplainRefusal(t *Tenant, a Admission, plan AdmitPlan) (Verdict, AdmitPlan,
 			until(a.Now, cal.NextMonth(a.Now)))
 	}
 	if w.BudgetLeft < a.Reserve {
+		// Settled spend plus this call fits the cap: only calls in flight
+		// hold the budget, and they settle in seconds. Otherwise the day's
+		// budget is really exhausted: until the next day boundary.
+		if w.Spent <= t.MaxCostPerDay-a.Reserve {
+			return Refuse, plan, CostLimitInFlight(a.TenantID, w.Spent, w.Reserved, t.MaxCostPerDay,
+				min(InFlightRetryAfter, until(a.Now, cal.NextDay(a.Now))))
+		}
 		return Refuse, plan, CostLimit(a.TenantID, w.Spent+w.Reserved, t.MaxCostPerDay, until(a.Now, cal.NextDay(a.Now)))
 	}
 	return Retry, plan, nil // the item changed between the write and now: try again

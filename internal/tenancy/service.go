@@ -236,7 +236,10 @@ type Result struct {
 	Provider string         `json:"provider"`
 	Usage    provider.Usage `json:"usage"`
 	Cost     Money          `json:"cost_usd"`
-	CallID   string         `json:"call_id"`
+	// Overage is the part of Cost above the call's reservation (charged in
+	// full, and counted in the day's overage_usd).
+	Overage Money  `json:"overage_usd"`
+	CallID  string `json:"call_id"`
 }
 
 // Execute runs a tenant's agent on a query, with quota enforcement.
@@ -278,7 +281,7 @@ func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Resu
 	}
 	ticket, err := s.store.Admit(ctx, Admission{
 		TenantID: a.TenantID, AgentID: a.AgentID, Model: a.LLMModel, Tools: a.Tools,
-		Reserve: Reserve(model.Price, a.SystemPrompt, query, a.MaxOutputTokens),
+		Reserve: ReserveRun(model, a.SystemPrompt, query, a.MaxOutputTokens),
 		CallID:  s.newID(), Now: s.clock.Now(),
 	})
 	if err != nil {
@@ -292,15 +295,29 @@ func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Resu
 	addProviderTime(ctx, time.Since(called))
 	st := Settlement{Failed: callErr != nil, PriceVersion: s.catalog.Version()}
 	if callErr == nil {
-		st.Tokens = tokensOf(resp.Usage)
-		st.Cost = Money(model.Price.Cost(resp.Usage))
+		if uerr := CheckUsage(resp.Usage); uerr != nil {
+			// A provider reporting impossible usage: the call is failed and
+			// charged its reservation, the bound promised at admit.
+			st = Settlement{Failed: true, Cost: ticket.Reserve, PriceVersion: s.catalog.Version()}
+			msg := fmt.Sprintf("%s: implausible usage reported (%v); the call is charged its reservation", resp.Provider, uerr)
+			callErr = &provider.Error{Class: provider.ErrUpstream, Public: msg + ": " + provider.ErrUpstream.Error(),
+				Detail: msg + ": " + provider.ErrUpstream.Error()}
+		} else {
+			st.Tokens = tokensOf(resp.Usage)
+			st.Cost = Money(model.Price.Cost(resp.Usage))
+		}
 	}
 	s.settle(ctx, ticket, st)
 	if callErr != nil {
 		return Result{}, callErr
 	}
+	over := st.Overage(ticket)
+	if over > 0 {
+		s.log.WarnContext(ctx, "call cost above its reservation (overage)", "tenant_id", a.TenantID, "agent_id", a.AgentID,
+			"call_id", ticket.CallID, "reserve_nanos", int64(ticket.Reserve), "cost_nanos", int64(st.Cost), "overage_nanos", int64(over))
+	}
 	return Result{Content: resp.Content, AgentID: a.NamespacedID(), Model: a.LLMModel,
-		Provider: resp.Provider, Usage: resp.Usage, Cost: st.Cost, CallID: ticket.CallID}, nil
+		Provider: resp.Provider, Usage: resp.Usage, Cost: st.Cost, Overage: over, CallID: ticket.CallID}, nil
 }
 
 // settle applies a settlement even if the client has gone. Settling is

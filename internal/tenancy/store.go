@@ -77,12 +77,15 @@ type Ticket struct {
 	AdmittedAt time.Time `json:"admitted_at"`
 }
 
-// Settlement is the outcome of a call.
+// Settlement is the outcome of a call. Cost above the ticket's reservation
+// is charged in full and counted as overage (Settlement.Overage).
 type Settlement struct {
 	Tokens       Tokens
 	Cost         Money
 	PriceVersion string
-	Failed       bool // the call failed: release the reservation, charge nothing
+	// Failed: the call failed. It is charged Cost: 0 when the provider
+	// failed, the reservation when it reported implausible usage.
+	Failed bool
 }
 
 // OpenCall is an admitted, unsettled call, with the settlement recorded for
@@ -99,6 +102,7 @@ type DayUsage struct {
 	Cost    Money  `json:"cost_usd"`
 	Tokens
 	FailedCalls   int64                 `json:"failed_calls"`
+	Overage       Money                 `json:"overage_usd"`
 	Unsettled     Money                 `json:"unsettled_reserved_usd"`
 	ByModel       map[string]ModelUsage `json:"by_model"`
 	PriceVersions []string              `json:"price_versions"`
@@ -106,6 +110,6 @@ type DayUsage struct {
 
 // Empty reports whether a day has no usage at all.
 func (d DayUsage) Empty() bool {
-	return d.Queries == 0 && d.Cost == 0 && d.FailedCalls == 0 && d.Unsettled == 0 &&
+	return d.Queries == 0 && d.Cost == 0 && d.FailedCalls == 0 && d.Unsettled == 0 && d.Overage == 0 &&
 		d.Tokens == (Tokens{})
 }

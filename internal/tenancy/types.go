@@ -375,6 +375,7 @@ type Window struct {
 	Queries      int64  // completed today (since the last reset)
 	FailedCalls  int64  // admitted today but failed at the provider
 	Spent        Money  // settled today
+	Overage      Money  // the part of Spent above the calls' reservations
 	Reserved     Money  // in flight (admitted, not settled)
 	BudgetLeft   Money  // cap - spent - reserved
 	Tokens       Tokens
