@@ -286,7 +286,7 @@ func TestConcurrentCostCap(t *testing.T) {
 			case o.err == nil:
 				admitted++
 				sum += o.cost
-			case errorIs(o.err, tenancy.ErrCostLimit):
+			case errorIs(o.err, tenancy.ErrCostLimit), errorIs(o.err, tenancy.ErrCostLimitInFlight):
 			default:
 				t.Fatalf("unexpected: %v", o.err)
 			}
