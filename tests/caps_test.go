@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -118,4 +120,31 @@ func TestAgentRunReservesMaxCallsPerRun(t *testing.T) {
 	// in flight would not (3 x 16,752,000 > 20,000,000).
 	u = s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
 	eq(t, "spent", u.num("total_cost_usd"), "0.00002")
+}
+
+// Issue 9, finding 5: a response too large to keep for replay (a DynamoDB
+// item holds 400 KB) is not a second model call and charge on retry: the
+// retry is told the request completed.
+func TestIdempotentResponseTooLargeIsNotChargedTwice(t *testing.T) {
+	s := newServer(t, true)
+	s.must(s.do("POST", "/tenants", adminKey, acme), 201)
+	s.must(s.do("POST", "/tenants/acme/agents", adminKey, support), 201)
+	s.model.mu.Lock()
+	s.model.content = strings.Repeat("x", 300_000)
+	s.model.mu.Unlock()
+	key := map[string]string{"Idempotency-Key": "big-1"}
+	first := s.must(s.doH("POST", "/tenants/acme/agents/support/execute", adminKey, map[string]any{"query": "hi"}, key), 200)
+	eq(t, "content length", len(first.str("content")), 300_000)
+	r := s.must(s.doH("POST", "/tenants/acme/agents/support/execute", adminKey, map[string]any{"query": "hi"}, key), 409)
+	eq(t, "code", r.str("error", "code"), "idempotency_response_too_large")
+	eq(t, "message", r.errMsg(), fmt.Sprintf("The request with this Idempotency-Key completed (status 200), but its response (%d bytes) "+
+		"was too large to keep; it is not run again", len(first.raw)))
+	eq(t, "replayed", r.header.Get("Idempotent-Replayed"), "true")
+	s.model.mu.Lock()
+	calls := s.model.calls
+	s.model.mu.Unlock()
+	eq(t, "model calls", calls, 1)
+	u := s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
+	eq(t, "charged once", u.num("total_cost_usd"), "0.0105")
+	eq(t, "queries", u.num("total_queries"), "1")
 }

@@ -35,10 +35,12 @@ func TestMain(m *testing.M) {
 // fixedModel answers every call with the same usage: 1000 input and 500
 // output tokens (claude-sonnet-4: 10,500,000 nano-USD = $0.0105).
 type fixedModel struct {
-	mu    sync.Mutex
-	usage provider.Usage
-	err   error
-	hook  func() // runs during each call (fault injection mid-flight)
+	mu      sync.Mutex
+	content string // the answer; default "Answer to: <query>"
+	calls   int
+	usage   provider.Usage
+	err     error
+	hook    func() // runs during each call (fault injection mid-flight)
 }
 
 func (f *fixedModel) Name() string { return "fixed" }
@@ -52,10 +54,15 @@ func (f *fixedModel) Complete(_ context.Context, r provider.Request) (provider.R
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.calls++
 	if f.err != nil {
 		return provider.Response{}, f.err
 	}
-	return provider.Response{Content: "Answer to: " + r.Query, Provider: "fixed", Usage: f.usage}, nil
+	content := "Answer to: " + r.Query
+	if f.content != "" {
+		content = f.content
+	}
+	return provider.Response{Content: content, Provider: "fixed", Usage: f.usage}, nil
 }
 
 func (f *fixedModel) Route(string) (provider.Provider, string, error) { return f, "", nil }

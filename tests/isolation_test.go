@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -9,8 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/openclaw/tenancy/internal/app"
 	"github.com/openclaw/tenancy/internal/fakemodel"
+	"github.com/openclaw/tenancy/internal/localapi"
 )
 
 // Issue 9, finding 1: namespaced agent ids are unique and gateway-safe.
@@ -172,4 +177,58 @@ func TestProviderErrorsHideTheProvider(t *testing.T) {
 			t.Errorf("the log lacks %q: %s", c.logged, s.logs.String())
 		}
 	}
+}
+
+// Issue 9, finding 5: the local server bounds reading a request in time, as
+// API Gateway does: a stalled body is answered 408 and runs nothing, stalled
+// headers close the connection.
+func TestLocalServerBoundsReadingARequest(t *testing.T) {
+	loc, err := localapi.Start(context.Background(), localapi.Options{ReadTimeout: 500 * time.Millisecond,
+		App: app.Options{Getenv: env(map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0"}),
+			Logger: newTestLogger(&logBuffer{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- loc.Serve(ctx) }()
+	defer func() { cancel(); <-done; loc.Close() }()
+	addr := strings.TrimPrefix(loc.URL, "http://")
+
+	send := func(raw string) (string, time.Duration) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		if _, err := c.Write([]byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(c) // until the server answers and closes, or the deadline
+		return string(b), time.Since(start)
+	}
+	// A body that never finishes: 408 within the read timeout, nothing registered.
+	got, took := send("POST /tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + adminKey +
+		"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tenant_id\":\"slow\"")
+	if !strings.HasPrefix(got, "HTTP/1.1 408 ") || !strings.Contains(got, `{"error":{"code":"request_timeout","message":"The request was not received in time"}}`) {
+		t.Fatalf("stalled body answered %q", got)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("stalled body held the connection %s", took)
+	}
+	// Headers that never finish: the connection is closed.
+	got, took = send("POST /tenants HTTP/1.1\r\nHost: x\r\nAuthoriz")
+	if took > 5*time.Second || strings.Contains(got, "200 OK") {
+		t.Fatalf("stalled headers: %q after %s", got, took)
+	}
+	req, _ := http.NewRequest("GET", loc.URL+"/tenants/slow", nil)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	hr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Body.Close()
+	eq(t, "the stalled registration ran nothing", hr.StatusCode, 404)
 }

@@ -62,7 +62,7 @@ type ErrorCode string
 
 // httpCodes are the codes the HTTP layer answers besides the domain's.
 var httpCodes = []string{"unauthorized", "forbidden", "not_found", "payload_too_large", "internal_error",
-	"provider_timeout", "provider_error", "idempotency_key_reused", "idempotency_in_progress"}
+	"provider_timeout", "provider_error", "idempotency_key_reused", "idempotency_in_progress", "idempotency_response_too_large"}
 
 // ErrorCodes lists every code an error response may carry, sorted: the
 // domain's (statusOf) and the HTTP layer's. The API document's enum.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -23,6 +24,9 @@ type Idempotency struct {
 	// (default 60s, above the execute function's timeout).
 	TTL, InProgressTimeout time.Duration
 }
+
+// MaxStoredResponseBytes is the largest response kept for replay.
+const MaxStoredResponseBytes = 256 << 10
 
 // IdempotencyHeader is the request header that names a retry-safe request.
 const IdempotencyHeader = "Idempotency-Key"
@@ -77,7 +81,8 @@ func (h *Handler) idempotent(next handlerFunc) handlerFunc {
 		now := idem.Clock.Now()
 		keyHash := hashHex(key)
 		payload := hashHex(r.ev.RouteKey, r.ev.RawPath, r.ev.RawQueryString, string(body))
-		rec, claimed, err := idem.Store.ClaimRequest(ctx, tenantID, keyHash, payload, now, now.Add(inprog), now.Add(ttl))
+		owner := tenancy.RandomID() // this claim's token: only it may complete or abandon the record
+		rec, claimed, err := idem.Store.ClaimRequest(ctx, tenantID, keyHash, owner, payload, now, now.Add(inprog), now.Add(ttl))
 		if err != nil {
 			return 0, nil, err
 		}
@@ -96,13 +101,24 @@ func (h *Handler) idempotent(next handlerFunc) handlerFunc {
 		status, out, err := next(ctx, r)
 		if err != nil {
 			// Nothing was charged for a failed execute: let a retry run it.
-			if aerr := idem.Store.AbandonRequest(context.WithoutCancel(ctx), tenantID, keyHash); aerr != nil {
+			if aerr := idem.Store.AbandonRequest(context.WithoutCancel(ctx), tenantID, keyHash, owner); aerr != nil {
 				h.deps.Logger.ErrorContext(ctx, "abandoning an idempotency record failed", "tenant_id", tenantID, "error", aerr)
 			}
 			return 0, nil, err
 		}
 		resp := jsonResponse(status, out, nil)
-		if cerr := idem.Store.CompleteRequest(context.WithoutCancel(ctx), tenantID, keyHash, status, resp.Body, now.Add(ttl)); cerr != nil {
+		stored, storedStatus := resp.Body, status
+		if len(stored) > MaxStoredResponseBytes {
+			// Too large to keep (a DynamoDB item holds 400 KB): keep that it
+			// happened, so a retry is told so instead of being run (and
+			// charged) a second time.
+			var b ErrorBody
+			b.Error.Code = "idempotency_response_too_large"
+			b.Error.Message = fmt.Sprintf("The request with this Idempotency-Key completed (status %d), but its response (%d bytes) "+
+				"was too large to keep; it is not run again", status, len(resp.Body))
+			storedStatus, stored = http.StatusConflict, jsonResponse(http.StatusConflict, b, nil).Body
+		}
+		if cerr := idem.Store.CompleteRequest(context.WithoutCancel(ctx), tenantID, keyHash, owner, storedStatus, stored, now.Add(ttl)); cerr != nil {
 			// The execute happened and was charged; answer it. A retry in the
 			// next InProgressTimeout gets 409, later it would run again.
 			h.deps.Logger.ErrorContext(ctx, "completing an idempotency record failed", "tenant_id", tenantID, "error", cerr)

@@ -29,7 +29,7 @@ type idemItem struct {
 // ClaimRequest claims a key with one conditional write: free, expired, or
 // an in-progress claim whose process died. Otherwise the live record comes
 // back (ALL_OLD of an UpdateItem, which every engine returns).
-func (s *Store) ClaimRequest(ctx context.Context, tenantID, keyHash, payloadHash string, now, inProgressUntil, expires time.Time) (idempotency.Record, bool, error) {
+func (s *Store) ClaimRequest(ctx context.Context, tenantID, keyHash, owner, payloadHash string, now, inProgressUntil, expires time.Time) (idempotency.Record, bool, error) {
 	nowS := expression.Value(now.Unix())
 	e, err := build(expression.NewBuilder().
 		WithCondition(expression.Or(notExists,
@@ -39,6 +39,7 @@ func (s *Store) ClaimRequest(ctx context.Context, tenantID, keyHash, payloadHash
 		WithUpdate(expression.Set(expression.Name("status"), expression.Value(idempotency.InProgress)).
 			Set(expression.Name("type"), expression.Value("idempotency")).
 			Set(expression.Name("payload_hash"), expression.Value(payloadHash)).
+			Set(expression.Name("owner"), expression.Value(owner)).
 			Set(expression.Name("inprogress_until"), expression.Value(inProgressUntil.Unix())).
 			Set(expression.Name(schema.TTLAttribute), expression.Value(expires.Unix())).
 			Set(expression.Name("status_code"), expression.Value(0)).
@@ -62,9 +63,16 @@ func (s *Store) ClaimRequest(ctx context.Context, tenantID, keyHash, payloadHash
 	return idempotency.Record{Status: idempotency.InProgress, PayloadHash: payloadHash}, true, nil
 }
 
+// ownedInProgress is the condition of completing or abandoning a claim:
+// the record is still owner's, in progress.
+func ownedInProgress(owner string) expression.ConditionBuilder {
+	return expression.And(exists, expression.Name("owner").Equal(expression.Value(owner)),
+		expression.Name("status").Equal(expression.Value(idempotency.InProgress)))
+}
+
 // CompleteRequest implements idempotency.Store.
-func (s *Store) CompleteRequest(ctx context.Context, tenantID, keyHash string, statusCode int, body string, expires time.Time) error {
-	e, err := build(expression.NewBuilder().WithCondition(exists).WithUpdate(
+func (s *Store) CompleteRequest(ctx context.Context, tenantID, keyHash, owner string, statusCode int, body string, expires time.Time) error {
+	e, err := build(expression.NewBuilder().WithCondition(ownedInProgress(owner)).WithUpdate(
 		expression.Set(expression.Name("status"), expression.Value(idempotency.Completed)).
 			Set(expression.Name("status_code"), expression.Value(statusCode)).
 			Set(expression.Name("body"), expression.Value(body)).
@@ -75,12 +83,23 @@ func (s *Store) CompleteRequest(ctx context.Context, tenantID, keyHash string, s
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: s.table, Key: key(tenantPK(tenantID), idemSK(keyHash)),
 		UpdateExpression: e.Update(), ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(),
 		ExpressionAttributeValues: e.Values()})
+	if failed, _ := condFailed(err); failed {
+		return idempotency.ErrNotOwner
+	}
 	return storeErrOrNil(err)
 }
 
 // AbandonRequest implements idempotency.Store.
-func (s *Store) AbandonRequest(ctx context.Context, tenantID, keyHash string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: s.table, Key: key(tenantPK(tenantID), idemSK(keyHash))})
+func (s *Store) AbandonRequest(ctx context.Context, tenantID, keyHash, owner string) error {
+	e, err := build(expression.NewBuilder().WithCondition(ownedInProgress(owner)))
+	if err != nil {
+		return err
+	}
+	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: s.table, Key: key(tenantPK(tenantID), idemSK(keyHash)),
+		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()})
+	if failed, _ := condFailed(err); failed {
+		return idempotency.ErrNotOwner
+	}
 	return storeErrOrNil(err)
 }
 

@@ -8,6 +8,7 @@ package localapi
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -73,7 +74,21 @@ func Match(method, path string) (api.Route, map[string]string, bool) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	ev := s.event(r)
+	ev, err := s.event(r)
+	if err != nil {
+		// The body did not arrive (in time): answer without running a handler.
+		status, code, msg := http.StatusBadRequest, "validation_error", "Request body could not be read"
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			status, code, msg = http.StatusRequestTimeout, "request_timeout", "The request was not received in time"
+		}
+		w.Header().Set("Connection", "close")
+		s.reply(w, events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"},
+			Body: `{"error":{"code":"` + code + `","message":"` + msg + `"}}`})
+		s.log.Info("request", "request_id", ev.RequestContext.RequestID, "route", r.Method+" "+r.URL.Path, "status", status,
+			"latency_ms", ms(start), "error", err.Error())
+		return
+	}
 	rt, params, ok := Match(r.Method, r.URL.EscapedPath())
 	ctx := r.Context()
 	if ok && rt.Function == api.FnExecute {
@@ -119,8 +134,8 @@ func ms(start time.Time) float64 { return float64(time.Since(start).Microseconds
 // event converts an HTTP request into an API Gateway HTTP API event. The
 // body is read up to one byte over the API's limit, so the handler can
 // refuse it with 413 without this server reading more.
-func (s *Server) event(r *http.Request) events.APIGatewayV2HTTPRequest {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
+func (s *Server) event(r *http.Request) (events.APIGatewayV2HTTPRequest, error) {
+	body, readErr := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
 	headers := map[string]string{}
 	for k, v := range r.Header {
 		if strings.EqualFold(k, "Cookie") {
@@ -157,7 +172,7 @@ func (s *Server) event(r *http.Request) events.APIGatewayV2HTTPRequest {
 	} else {
 		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
 	}
-	return ev
+	return ev, readErr
 }
 
 func (s *Server) authorizerRequest(ev *events.APIGatewayV2HTTPRequest) events.APIGatewayV2CustomAuthorizerV2Request {

@@ -17,6 +17,10 @@ import (
 	"github.com/openclaw/tenancy/internal/schema"
 )
 
+// DefaultReadTimeout bounds reading a whole request (headers and body),
+// like API Gateway's 30-second limit on a request.
+const DefaultReadTimeout = 30 * time.Second
+
 // DefaultListen is the local API's address unless TENANCY_LISTEN says otherwise.
 const DefaultListen = "127.0.0.1:3000"
 
@@ -39,6 +43,8 @@ type Options struct {
 	App     app.Options // Getenv is required
 	Counter *dynamostore.Counter
 	Out     io.Writer // start-up lines; nil for none
+	// ReadTimeout bounds reading one whole request; default DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
 
 // Start wires the platform, creates the table before serving, and listens.
@@ -106,7 +112,15 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	loc.l, loc.URL = l, "http://"+l.Addr().String()
-	loc.srv = &http.Server{Handler: New(handlers, a.Authorizer(loc.AdminKeys), a.Logger), ReadHeaderTimeout: 10 * time.Second}
+	readTimeout := o.ReadTimeout
+	if readTimeout <= 0 {
+		readTimeout = DefaultReadTimeout
+	}
+	// As API Gateway does, a request must arrive in time: its headers
+	// within ReadHeaderTimeout, the whole request (body included) within
+	// ReadTimeout; a slow or stalled client cannot hold a handler.
+	loc.srv = &http.Server{Handler: New(handlers, a.Authorizer(loc.AdminKeys), a.Logger),
+		ReadHeaderTimeout: min(10*time.Second, readTimeout), ReadTimeout: readTimeout, IdleTimeout: 2 * time.Minute}
 	if o.Out != nil {
 		fmt.Fprintf(o.Out, "API:      %s\n", loc.URL)
 		fmt.Fprintf(o.Out, "Console:  %s/console\n", loc.URL)
