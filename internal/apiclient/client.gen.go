@@ -20,30 +20,32 @@ import (
 
 // Defines values for ErrorDetailCode.
 const (
-	AgentExists           ErrorDetailCode = "agent_exists"
-	AgentLimit            ErrorDetailCode = "agent_limit"
-	AgentNotFound         ErrorDetailCode = "agent_not_found"
-	CostLimit             ErrorDetailCode = "cost_limit"
-	Forbidden             ErrorDetailCode = "forbidden"
-	IdempotencyInProgress ErrorDetailCode = "idempotency_in_progress"
-	IdempotencyKeyReused  ErrorDetailCode = "idempotency_key_reused"
-	InternalError         ErrorDetailCode = "internal_error"
-	KeyNotFound           ErrorDetailCode = "key_not_found"
-	ModelNotAllowed       ErrorDetailCode = "model_not_allowed"
-	MonthlyCostLimit      ErrorDetailCode = "monthly_cost_limit"
-	NotFound              ErrorDetailCode = "not_found"
-	PayloadTooLarge       ErrorDetailCode = "payload_too_large"
-	ProviderError         ErrorDetailCode = "provider_error"
-	ProviderTimeout       ErrorDetailCode = "provider_timeout"
-	QueryLimit            ErrorDetailCode = "query_limit"
-	StoreUnavailable      ErrorDetailCode = "store_unavailable"
-	TenantExists          ErrorDetailCode = "tenant_exists"
-	TenantInactive        ErrorDetailCode = "tenant_inactive"
-	TenantNotFound        ErrorDetailCode = "tenant_not_found"
-	ToolNotAllowed        ErrorDetailCode = "tool_not_allowed"
-	Unauthorized          ErrorDetailCode = "unauthorized"
-	UnknownModel          ErrorDetailCode = "unknown_model"
-	ValidationError       ErrorDetailCode = "validation_error"
+	AgentExists                 ErrorDetailCode = "agent_exists"
+	AgentLimit                  ErrorDetailCode = "agent_limit"
+	AgentNotFound               ErrorDetailCode = "agent_not_found"
+	CostLimit                   ErrorDetailCode = "cost_limit"
+	CostLimitInFlight           ErrorDetailCode = "cost_limit_in_flight"
+	Forbidden                   ErrorDetailCode = "forbidden"
+	IdempotencyInProgress       ErrorDetailCode = "idempotency_in_progress"
+	IdempotencyKeyReused        ErrorDetailCode = "idempotency_key_reused"
+	IdempotencyResponseTooLarge ErrorDetailCode = "idempotency_response_too_large"
+	InternalError               ErrorDetailCode = "internal_error"
+	KeyNotFound                 ErrorDetailCode = "key_not_found"
+	ModelNotAllowed             ErrorDetailCode = "model_not_allowed"
+	MonthlyCostLimit            ErrorDetailCode = "monthly_cost_limit"
+	NotFound                    ErrorDetailCode = "not_found"
+	PayloadTooLarge             ErrorDetailCode = "payload_too_large"
+	ProviderError               ErrorDetailCode = "provider_error"
+	ProviderTimeout             ErrorDetailCode = "provider_timeout"
+	QueryLimit                  ErrorDetailCode = "query_limit"
+	StoreUnavailable            ErrorDetailCode = "store_unavailable"
+	TenantExists                ErrorDetailCode = "tenant_exists"
+	TenantInactive              ErrorDetailCode = "tenant_inactive"
+	TenantNotFound              ErrorDetailCode = "tenant_not_found"
+	ToolNotAllowed              ErrorDetailCode = "tool_not_allowed"
+	Unauthorized                ErrorDetailCode = "unauthorized"
+	UnknownModel                ErrorDetailCode = "unknown_model"
+	ValidationError             ErrorDetailCode = "validation_error"
 )
 
 // Valid indicates whether the value is a known member of the ErrorDetailCode enum.
@@ -57,11 +59,15 @@ func (e ErrorDetailCode) Valid() bool {
 		return true
 	case CostLimit:
 		return true
+	case CostLimitInFlight:
+		return true
 	case Forbidden:
 		return true
 	case IdempotencyInProgress:
 		return true
 	case IdempotencyKeyReused:
+		return true
+	case IdempotencyResponseTooLarge:
 		return true
 	case InternalError:
 		return true
@@ -188,13 +194,16 @@ type DayUsage struct {
 	CacheWriteTokens int64                 `json:"cache_write_tokens"`
 
 	// CostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
-	CostUsd       float64            `json:"cost_usd"`
-	Date          openapi_types.Date `json:"date"`
-	FailedCalls   int64              `json:"failed_calls"`
-	InputTokens   int64              `json:"input_tokens"`
-	OutputTokens  int64              `json:"output_tokens"`
-	PriceVersions []string           `json:"price_versions"`
-	Queries       int64              `json:"queries"`
+	CostUsd      float64            `json:"cost_usd"`
+	Date         openapi_types.Date `json:"date"`
+	FailedCalls  int64              `json:"failed_calls"`
+	InputTokens  int64              `json:"input_tokens"`
+	OutputTokens int64              `json:"output_tokens"`
+
+	// OverageUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	OverageUsd    float64  `json:"overage_usd"`
+	PriceVersions []string `json:"price_versions"`
+	Queries       int64    `json:"queries"`
 
 	// UnsettledReservedUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
 	UnsettledReservedUsd float64 `json:"unsettled_reserved_usd"`
@@ -227,10 +236,13 @@ type ExecuteResult struct {
 	Content string `json:"content"`
 
 	// CostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
-	CostUsd  float64    `json:"cost_usd"`
-	Model    string     `json:"model"`
-	Provider string     `json:"provider"`
-	Usage    TokenUsage `json:"usage"`
+	CostUsd float64 `json:"cost_usd"`
+	Model   string  `json:"model"`
+
+	// OverageUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	OverageUsd float64    `json:"overage_usd"`
+	Provider   string     `json:"provider"`
+	Usage      TokenUsage `json:"usage"`
 }
 
 // History defines model for History.
@@ -302,14 +314,16 @@ type Tenant struct {
 	MaxCostUsdPerDay float64 `json:"max_cost_usd_per_day"`
 
 	// MaxCostUsdPerMonth USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
-	MaxCostUsdPerMonth  *float64               `json:"max_cost_usd_per_month"`
-	MaxQueriesPerHour   int                    `json:"max_queries_per_hour"`
-	Metadata            map[string]interface{} `json:"metadata"`
-	Name                string                 `json:"name"`
-	TenantId            string                 `json:"tenant_id"`
-	Timezone            string                 `json:"timezone"`
-	TimezoneEffectiveAt *time.Time             `json:"timezone_effective_at,omitempty"`
-	UpdatedAt           time.Time              `json:"updated_at"`
+	MaxCostUsdPerMonth         *float64               `json:"max_cost_usd_per_month"`
+	MaxQueriesPerHour          int                    `json:"max_queries_per_hour"`
+	Metadata                   map[string]interface{} `json:"metadata"`
+	Name                       string                 `json:"name"`
+	OpenclawGatewayTokenSecret *string                `json:"openclaw_gateway_token_secret,omitempty"`
+	OpenclawGatewayUrl         *string                `json:"openclaw_gateway_url,omitempty"`
+	TenantId                   string                 `json:"tenant_id"`
+	Timezone                   string                 `json:"timezone"`
+	TimezoneEffectiveAt        *time.Time             `json:"timezone_effective_at,omitempty"`
+	UpdatedAt                  time.Time              `json:"updated_at"`
 }
 
 // TenantInput defines model for TenantInput.
@@ -326,9 +340,11 @@ type TenantInput struct {
 	MaxQueriesPerHour  *int           `json:"max_queries_per_hour,omitempty"`
 
 	// Metadata any JSON object of at most 8192 bytes
-	Metadata *map[string]interface{} `json:"metadata,omitempty"`
-	Name     *string                 `json:"name,omitempty"`
-	TenantId string                  `json:"tenant_id"`
+	Metadata                   *map[string]interface{} `json:"metadata,omitempty"`
+	Name                       *string                 `json:"name,omitempty"`
+	OpenclawGatewayTokenSecret *string                 `json:"openclaw_gateway_token_secret,omitempty"`
+	OpenclawGatewayUrl         *string                 `json:"openclaw_gateway_url,omitempty"`
+	TenantId                   string                  `json:"tenant_id"`
 
 	// Timezone IANA time zone of the tenant's day (default UTC); a change takes effect at the next local midnight
 	Timezone *string `json:"timezone,omitempty"`
@@ -354,8 +370,10 @@ type TenantPatch struct {
 	MaxQueriesPerHour  *int           `json:"max_queries_per_hour,omitempty"`
 
 	// Metadata any JSON object of at most 8192 bytes
-	Metadata *map[string]interface{} `json:"metadata,omitempty"`
-	Name     *string                 `json:"name,omitempty"`
+	Metadata                   *map[string]interface{} `json:"metadata,omitempty"`
+	Name                       *string                 `json:"name,omitempty"`
+	OpenclawGatewayTokenSecret *string                 `json:"openclaw_gateway_token_secret,omitempty"`
+	OpenclawGatewayUrl         *string                 `json:"openclaw_gateway_url,omitempty"`
 
 	// Timezone IANA time zone of the tenant's day (default UTC); a change takes effect at the next local midnight
 	Timezone *string `json:"timezone,omitempty"`
@@ -393,9 +411,12 @@ type UsageReport struct {
 	MonthCostUsd        float64  `json:"month_cost_usd"`
 	MonthUtilizationPct *float64 `json:"month_utilization_pct"`
 	Name                string   `json:"name"`
-	PriceVersions       []string `json:"price_versions"`
-	QueriesThisHour     int64    `json:"queries_this_hour"`
-	QueriesToday        int64    `json:"queries_today"`
+
+	// OverageUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	OverageUsd      float64  `json:"overage_usd"`
+	PriceVersions   []string `json:"price_versions"`
+	QueriesThisHour int64    `json:"queries_this_hour"`
+	QueriesToday    int64    `json:"queries_today"`
 
 	// ReservedCostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
 	ReservedCostUsd float64   `json:"reserved_cost_usd"`
