@@ -96,6 +96,8 @@ func TestScrub(t *testing.T) {
 		"GET /api/v1/agents failed":                                                                            "GET [path] failed",
 		"Unknown agent 'tenant-acme-support'.":                                                                 "Unknown agent 'tenant-acme-support'.",
 		"[::1]:9000 refused":                                                                                   "[address] refused",
+		"retry after 12:30 at 2026-11-29T12:30:00Z":                                                            "retry after 12:30 at 2026-11-29T12:30:00Z",
+		"localhost:3000 down":                                                                                  "[address] down",
 	} {
 		if got := Scrub(in); got != want {
 			t.Errorf("Scrub(%q) = %q, want %q", in, got, want)

@@ -90,8 +90,10 @@ func PublicMessage(err error) string {
 
 var (
 	urlLike  = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>()]*`)
-	hostPort = regexp.MustCompile(`(?i)(\[[0-9a-f:.]+\]|\b[a-z0-9][a-z0-9.-]*)(:\d{1,5})\b`)
-	ipLike   = regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}\b`)
+	// A host name (starting with a letter, so "12:30" is not one) or a
+	// bracketed IPv6 address, with a port.
+	hostPort = regexp.MustCompile(`(?i)(\[[0-9a-f:.]+\]|\b[a-z][a-z0-9.-]*)(:\d{1,5})\b`)
+	ipLike   = regexp.MustCompile(`\b\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?\b`)
 	hostName = regexp.MustCompile(`(?i)\b(lookup|host|dial(ing)?|connect(ing)? to|tcp|udp)\s+[a-z0-9][a-z0-9.-]*\.[a-z0-9.-]+`)
 	pathLike = regexp.MustCompile(`(^|[\s"'(])(/[A-Za-z0-9._~%-]+){2,}/?`)
 )
