@@ -409,10 +409,11 @@ func (s *TenancyStack) grant() {
 	s.ProviderKeys.GrantRead(s.Functions[api.FnExecute], nil)
 	// A tenant's own OpenClaw gateway token (openclaw_gateway_token_secret):
 	// execute may read only secrets under the tenant-gateway prefix.
+	tenantSecrets := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:" + TenantGatewaySecretPrefix + "*"
 	s.Functions[api.FnExecute].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("TenantGatewayTokens"),
 		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
-		Resources: jsii.Strings(*awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"+TenantGatewaySecretPrefix+"*"), nil)),
+		Resources: jsii.Strings(*awscdk.Fn_Sub(jsii.String(tenantSecrets), nil)),
 	}))
 
 	// Bedrock, execute only. The Converse API has no IAM action of its own:
@@ -436,8 +437,9 @@ func (s *TenancyStack) grant() {
 	cdknag.NagSuppressions_AddResourceSuppressions(execute.Role(), &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("Bedrock model ids are wildcards limited to the catalog's Bedrock family (" + BedrockFamily + "): its foundation models in the regions the " +
-			BedrockProfilePrefix + ". inference profiles route to, and those profiles in this account and region; TestProviderContract checks every catalog id falls inside."),
-		AppliesTo: &[]any{"Resource::" + nagName.Replace(foundation), "Resource::" + nagName.Replace(profiles)},
+			BedrockProfilePrefix + ". inference profiles route to, and those profiles in this account and region; TestProviderContract checks every catalog id falls inside. " +
+			"Tenant gateway tokens: GetSecretValue only on secrets named " + TenantGatewaySecretPrefix + "* in this account and region, one per tenant with its own OpenClaw gateway (admin-set openclaw_gateway_token_secret)."),
+		AppliesTo: &[]any{"Resource::" + nagName.Replace(foundation), "Resource::" + nagName.Replace(profiles), "Resource::" + nagName.Replace(tenantSecrets)},
 	}}, jsii.Bool(true))
 }
 
