@@ -108,11 +108,6 @@ var PublicRoutes = map[string]string{
 // AWS deployment sends them to Amazon Bedrock (IAM credentials, no key).
 const EnvClaudeProvider = "TENANCY_CLAUDE_PROVIDER"
 
-// TenantGatewaySecretPrefix starts the name of every Secrets Manager secret
-// holding a tenant's own OpenClaw gateway token: the execute function may
-// read those and no other tenant secret.
-const TenantGatewaySecretPrefix = "tenancy/openclaw/"
-
 // ProviderSecretKeys are the keys of the provider keys secret: env names the
 // provider clients read (issue 4). The stack creates the secret with these
 // keys and empty values; the operator fills in the ones in use.
@@ -407,14 +402,6 @@ func (s *TenancyStack) grant() {
 	// Secrets: secretsmanager:GetSecretValue/DescribeSecret on one secret each.
 	s.AdminSecret.GrantRead(s.Functions[api.FnAuthorizer], nil)
 	s.ProviderKeys.GrantRead(s.Functions[api.FnExecute], nil)
-	// A tenant's own OpenClaw gateway token (openclaw_gateway_token_secret):
-	// execute may read only secrets under the tenant-gateway prefix.
-	tenantSecrets := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:" + TenantGatewaySecretPrefix + "*"
-	s.Functions[api.FnExecute].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:       jsii.String("TenantGatewayTokens"),
-		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
-		Resources: jsii.Strings(*awscdk.Fn_Sub(jsii.String(tenantSecrets), nil)),
-	}))
 
 	// Bedrock, execute only. The Converse API has no IAM action of its own:
 	// it is authorized as bedrock:InvokeModel on the model id it is given.
@@ -437,9 +424,8 @@ func (s *TenancyStack) grant() {
 	cdknag.NagSuppressions_AddResourceSuppressions(execute.Role(), &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
 		Reason: jsii.String("Bedrock model ids are wildcards limited to the catalog's Bedrock family (" + BedrockFamily + "): its foundation models in the regions the " +
-			BedrockProfilePrefix + ". inference profiles route to, and those profiles in this account and region; TestProviderContract checks every catalog id falls inside. " +
-			"Tenant gateway tokens: GetSecretValue only on secrets named " + TenantGatewaySecretPrefix + "* in this account and region, one per tenant with its own OpenClaw gateway (admin-set openclaw_gateway_token_secret)."),
-		AppliesTo: &[]any{"Resource::" + nagName.Replace(foundation), "Resource::" + nagName.Replace(profiles), "Resource::" + nagName.Replace(tenantSecrets)},
+			BedrockProfilePrefix + ". inference profiles route to, and those profiles in this account and region; TestProviderContract checks every catalog id falls inside."),
+		AppliesTo: &[]any{"Resource::" + nagName.Replace(foundation), "Resource::" + nagName.Replace(profiles)},
 	}}, jsii.Bool(true))
 }
 
