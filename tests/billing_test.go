@@ -1,11 +1,23 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/openclaw/tenancy/internal/alerts"
+	"github.com/openclaw/tenancy/internal/app"
+	"github.com/openclaw/tenancy/internal/provider"
 )
 
 // The tenant's own day over HTTP: timezone field, 400 for an unknown zone,
@@ -86,4 +98,67 @@ func TestMonthlyBudgetOverHTTP(t *testing.T) {
 		"cache_read_tokens,cache_write_tokens,failed_calls,unsettled_reserved_usd,price_versions,by_model")
 	eq(t, "csv rows", strings.Count(r.raw, "\n"), 3)
 	s.must(s.do("GET", "/tenants/acme/usage/history?group=week", adminKey, nil), 400, "group must be day or month")
+}
+
+// 200 executes race across the 80% and 100% thresholds of the daily cap
+// (10 calls that each cost exactly their reservation): the webhook receives
+// exactly two signed alerts, and GET /tenants/{t}/alerts lists them.
+func TestAlertsOverHTTP(t *testing.T) {
+	var mu sync.Mutex
+	var got []map[string]any
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if sig := r.Header.Get("X-Tenancy-Signature"); sig != alerts.Sign([]byte("s3cret"), b) {
+			t.Errorf("signature %q does not match the body", sig)
+		}
+		var m map[string]any
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		if err := d.Decode(&m); err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		got = append(got, m)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	s := newServer(t, true, func(o *app.Options) {
+		o.Getenv = env(map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0",
+			"TENANCY_ALERT_WEBHOOK": hook.URL, "TENANCY_ALERT_SECRET": "s3cret"})
+	})
+	// reserve = (26 + 25 + 64) x 3750 + 1024 x 15000 = 15,791,250 nano-USD
+	r := s.must(s.do("POST", "/tenants", adminKey, map[string]any{"tenant_id": "acme", "max_cost_usd_per_day": 0.1579125}), 201)
+	eq(t, "default thresholds", r.get("alert_thresholds_pct"), []any{json.Number("80"), json.Number("100")})
+	s.must(s.do("PATCH", "/tenants/acme", adminKey, map[string]any{"alert_thresholds_pct": []int{0}}), 400,
+		"alert_thresholds_pct entries must be integers between 1 and 100")
+	s.must(s.do("POST", "/tenants/acme/agents", adminKey, support), 201)
+	s.model.set(provider.Usage{CacheWriteTokens: 115, OutputTokens: 1024}, nil)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := 0; i < 200; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.do("POST", "/tenants/acme/agents/support/execute", adminKey, map[string]any{"query": "Help me reset my password"}).status == 200 {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	eq(t, "answered", ok.Load(), int32(10))
+	mu.Lock()
+	defer mu.Unlock()
+	eq(t, "alerts received", len(got), 2)
+	pct := func(m map[string]any) int64 { n, _ := m["threshold_pct"].(json.Number).Int64(); return n }
+	sort.Slice(got, func(i, j int) bool { return pct(got[i]) < pct(got[j]) })
+	for i, want := range []map[string]any{
+		{"tenant_id": "acme", "period": "day", "threshold_pct": json.Number("80"), "spent_usd": json.Number("0.12633"),
+			"cap_usd": json.Number("0.1579125"), "at": "2026-11-28T14:30:00Z"},
+		{"tenant_id": "acme", "period": "day", "threshold_pct": json.Number("100"), "spent_usd": json.Number("0.1579125"),
+			"cap_usd": json.Number("0.1579125"), "at": "2026-11-28T14:30:00Z"},
+	} {
+		eq(t, "alert", fmt.Sprint(got[i]), fmt.Sprint(want))
+	}
+	r = s.must(s.do("GET", "/tenants/acme/alerts", adminKey, nil), 200)
+	eq(t, "alerts listed", len(r.get("alerts").([]any)), 2)
 }

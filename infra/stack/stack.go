@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -339,6 +340,9 @@ func (s *TenancyStack) newFunction(fn, assetDir string, tracing bool) awslambda.
 		env[schema.EnvProviderSecret] = s.ProviderKeys.SecretName()
 		env[EnvClaudeProvider] = jsii.String("bedrock")
 	}
+	if slices.Contains(SettlingFunctions, fn) {
+		env[schema.EnvAlertBus] = jsii.String(AlertBus)
+	}
 
 	props := &awslambda.FunctionProps{
 		Description:           jsii.String("tenancy " + fn),
@@ -402,6 +406,16 @@ func (s *TenancyStack) grant() {
 	// Secrets: secretsmanager:GetSecretValue/DescribeSecret on one secret each.
 	s.AdminSecret.GrantRead(s.Functions[api.FnAuthorizer], nil)
 	s.ProviderKeys.GrantRead(s.Functions[api.FnExecute], nil)
+
+	// Budget alerts: events:PutEvents on the default bus, only for the
+	// functions that settle (their settlements raise the alerts).
+	for _, fn := range SettlingFunctions {
+		s.Functions[fn].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String("BudgetAlerts"),
+			Actions:   jsii.Strings("events:PutEvents"),
+			Resources: jsii.Strings(*awscdk.Fn_Sub(jsii.String("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/"+AlertBus), nil)),
+		}))
+	}
 
 	// Bedrock, execute only. The Converse API has no IAM action of its own:
 	// it is authorized as bedrock:InvokeModel on the model id it is given.
@@ -571,15 +585,24 @@ func corsMethods() *[]awsapigatewayv2.CorsHttpMethod {
 	return &out
 }
 
-// newSchedule invokes reset at 00:00 UTC every day. EventBridge retries
+// SettlingFunctions settle calls (execute; reset and the manual reset of
+// tenants reconcile), so they raise budget alerts and may put them on
+// AlertBus.
+var SettlingFunctions = []string{api.FnExecute, api.FnTenants, api.FnReset}
+
+// AlertBus is the EventBridge bus budget alerts go to.
+const AlertBus = "default"
+
+// newSchedule invokes reset at minute 0 of every hour: each run rolls over
+// the tenants whose local midnight has passed. EventBridge retries
 // handing the event to Lambda and, failing that, puts it in the dead-letter
 // queue; failed runs are retried by Lambda and end in the same queue (see
 // newFunction). The reset is idempotent, so retries are safe; any message
 // in the queue alarms.
 func (s *TenancyStack) newSchedule() awsevents.Rule {
 	rule := awsevents.NewRule(s.Stack, jsii.String("DailyReset"), &awsevents.RuleProps{
-		Description: jsii.String("Daily quota reset at 00:00 UTC"),
-		Schedule:    awsevents.Schedule_Cron(&awsevents.CronOptions{Minute: jsii.String("0"), Hour: jsii.String("0")}),
+		Description: jsii.String("Hourly rollover of the tenants whose local midnight has passed"),
+		Schedule:    awsevents.Schedule_Cron(&awsevents.CronOptions{Minute: jsii.String("0"), Hour: jsii.String("*")}),
 	})
 	rule.AddTarget(awseventstargets.NewLambdaFunction(s.Functions[api.FnReset], &awseventstargets.LambdaFunctionProps{
 		RetryAttempts:   jsii.Number(4),

@@ -258,6 +258,9 @@ func TestFunctions(t *testing.T) {
 					t.Errorf("%s does not name the provider keys secret: %v", schema.EnvProviderSecret, env[schema.EnvProviderSecret])
 				}
 			}
+			if slices.Contains(stack.SettlingFunctions, fn) {
+				want[schema.EnvAlertBus] = "default"
+			}
 			if !reflect.DeepEqual(env, want) {
 				t.Errorf("env\n got %s\nwant %s", jsonOf(env), jsonOf(want))
 			}
@@ -443,9 +446,9 @@ func toAny(ss []string) []any {
 
 func TestSchedule(t *testing.T) {
 	queueID, _ := onlyOfType(devCFN, "AWS::SQS::Queue")
-	check(t, "daily reset rule", func() {
+	check(t, "hourly reset rule", func() {
 		dev.HasResourceProperties(jsii.String("AWS::Events::Rule"), &map[string]any{
-			"ScheduleExpression": "cron(0 0 * * ? *)",
+			"ScheduleExpression": "cron(0 * * * ? *)",
 			"State":              "ENABLED",
 			"Targets": assertions.Match_ArrayEquals(&[]any{assertions.Match_ObjectLike(&map[string]any{
 				"Arn":              getAtt(fnID(api.FnReset), "Arn"),
@@ -678,6 +681,10 @@ func TestIAMPerFunction(t *testing.T) {
 			case api.FnReset:
 				want = append(want, statement{"Allow", []string{"sqs:SendMessage"}, []any{getAtt(queueID, "Arn")}},
 					statement{"Allow", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, []any{ref(adminID)}})
+			}
+			if slices.Contains(stack.SettlingFunctions, fn) { // budget alerts, on the default bus only
+				want = append(want, statement{"Allow", []string{"events:PutEvents"}, []any{map[string]any{
+					"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}}})
 			}
 			want = append(want, xrayStatement) // dev traces
 			var bedrock []statement

@@ -93,6 +93,8 @@ var docs = map[string]Doc{
 			{"agent_id", "the agent's short id (default support)", openapi3.NewStringSchema().WithPattern(tenancy.AgentIDPattern())}}},
 	"GET /tenants/{tenant_id}/usage": {ID: "getUsage", Summary: "Usage report (today, this hour, lifetime)",
 		Response: tenancy.UsageReport{}, Status: 200},
+	"GET /tenants/{tenant_id}/alerts": {ID: "listAlerts", Summary: "Budget alerts (a threshold of the day's or the month's cap crossed), newest first, at most 100",
+		Response: AlertList{}, Status: 200},
 	"GET /tenants/{tenant_id}/usage/history": {ID: "getUsageHistory", Summary: "Daily usage history (JSON, or CSV with format=csv)",
 		Response: History{}, Text: []string{"text/csv"}, Status: 200, Query: []Param{
 			{"from", "first day (default: 29 days before to; with group=month the first of the month 11 months before to's)", openapi3.NewStringSchema().WithFormat("date")},
@@ -442,6 +444,11 @@ var requestBounds = map[string]func(*openapi3.Schema){
 		s.Description = fmt.Sprintf("at most %d bytes of UTF-8", tenancy.MaxSystemPromptBytes)
 	},
 	"max_output_tokens": func(s *openapi3.Schema) { s.WithMin(1).WithMax(tenancy.MaxOutputTokensLimit) },
+	"alert_thresholds_pct": func(s *openapi3.Schema) {
+		s.WithMin(1).WithMax(100)
+		s.Type = &openapi3.Types{"integer"}
+	},
+	"[]alert_thresholds_pct": func(s *openapi3.Schema) { s.WithMaxItems(tenancy.MaxAlertThresholds) },
 	"query": func(s *openapi3.Schema) {
 		s.WithMinLength(1).WithMaxLength(tenancy.MaxQueryBytes)
 		s.Description = fmt.Sprintf("at most %d bytes of UTF-8", tenancy.MaxQueryBytes)
@@ -462,6 +469,7 @@ var responseFormats = map[string]func(*openapi3.Schema){
 	"key_id":     func(s *openapi3.Schema) { s.WithPattern(KeyIDPattern) },
 	"date":       func(s *openapi3.Schema) { s.WithFormat("date") },
 	"usage_date": func(s *openapi3.Schema) { s.WithFormat("date") },
+	"period":     func(s *openapi3.Schema) { s.WithEnum("day", "month") },
 	"month":      func(s *openapi3.Schema) { s.WithPattern(`^[0-9]{4}-[0-9]{2}$`) },
 }
 

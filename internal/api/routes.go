@@ -54,6 +54,7 @@ var Routes = []Route{
 
 	{"GET", "/tenants/{tenant_id}/usage", FnReports, AdminOrOwner},
 	{"GET", "/tenants/{tenant_id}/usage/history", FnReports, AdminOrOwner},
+	{"GET", "/tenants/{tenant_id}/alerts", FnReports, AdminOrOwner},
 	{"GET", "/openapi.json", FnReports, Public},
 	{"GET", "/me", FnReports, AnyKey},
 

@@ -34,6 +34,7 @@ func (h *Handler) implementations() map[string]handlerFunc {
 		"POST /tenants/{tenant_id}/chat":                      h.idempotent(h.chat),
 		"GET /tenants/{tenant_id}/usage":                      h.usage,
 		"GET /tenants/{tenant_id}/usage/history":              h.history,
+		"GET /tenants/{tenant_id}/alerts":                     h.alerts,
 		"GET /openapi.json":                                   h.openAPI,
 		"GET /me":                                             h.me,
 		"GET /console":                                        consoleFile("/console"),
@@ -442,4 +443,17 @@ func consoleFile(path string) handlerFunc {
 	return func(context.Context, *request) (int, any, error) {
 		return http.StatusOK, rawBody{contentType: a.ContentType, body: a.Body, headers: console.Headers(a.ContentType)}, nil
 	}
+}
+
+// AlertList is a tenant's budget alerts, newest first (at most 100).
+type AlertList struct {
+	Alerts []tenancy.Alert `json:"alerts"`
+}
+
+func (h *Handler) alerts(ctx context.Context, r *request) (int, any, error) {
+	list, err := h.deps.Service.Alerts(ctx, r.param("tenant_id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, AlertList{Alerts: list}, nil
 }

@@ -18,6 +18,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AlertPeriod.
+const (
+	AlertPeriodDay   AlertPeriod = "day"
+	AlertPeriodMonth AlertPeriod = "month"
+)
+
+// Valid indicates whether the value is a known member of the AlertPeriod enum.
+func (e AlertPeriod) Valid() bool {
+	switch e {
+	case AlertPeriodDay:
+		return true
+	case AlertPeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorDetailCode.
 const (
 	AgentExists                 ErrorDetailCode = "agent_exists"
@@ -128,16 +146,16 @@ func (e GetUsageHistoryParamsFormat) Valid() bool {
 
 // Defines values for GetUsageHistoryParamsGroup.
 const (
-	Day   GetUsageHistoryParamsGroup = "day"
-	Month GetUsageHistoryParamsGroup = "month"
+	GetUsageHistoryParamsGroupDay   GetUsageHistoryParamsGroup = "day"
+	GetUsageHistoryParamsGroupMonth GetUsageHistoryParamsGroup = "month"
 )
 
 // Valid indicates whether the value is a known member of the GetUsageHistoryParamsGroup enum.
 func (e GetUsageHistoryParamsGroup) Valid() bool {
 	switch e {
-	case Day:
+	case GetUsageHistoryParamsGroupDay:
 		return true
-	case Month:
+	case GetUsageHistoryParamsGroupMonth:
 		return true
 	default:
 		return false
@@ -172,6 +190,28 @@ type AgentInput struct {
 // AgentList defines model for AgentList.
 type AgentList struct {
 	Agents []Agent `json:"agents"`
+}
+
+// Alert defines model for Alert.
+type Alert struct {
+	At time.Time `json:"at"`
+
+	// CapUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	CapUsd float64     `json:"cap_usd"`
+	Period AlertPeriod `json:"period"`
+
+	// SpentUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	SpentUsd     float64 `json:"spent_usd"`
+	TenantId     string  `json:"tenant_id"`
+	ThresholdPct int     `json:"threshold_pct"`
+}
+
+// AlertPeriod defines model for Alert.Period.
+type AlertPeriod string
+
+// AlertList defines model for AlertList.
+type AlertList struct {
+	Alerts []Alert `json:"alerts"`
 }
 
 // ChatInput defines model for ChatInput.
@@ -302,13 +342,14 @@ type OptionalMoney = float32
 
 // Tenant defines model for Tenant.
 type Tenant struct {
-	AgentCount    int       `json:"agent_count"`
-	AgentIds      *[]string `json:"agent_ids,omitempty"`
-	AllowedModels []string  `json:"allowed_models"`
-	AllowedTools  []string  `json:"allowed_tools"`
-	CreatedAt     time.Time `json:"created_at"`
-	IsActive      bool      `json:"is_active"`
-	MaxAgents     int       `json:"max_agents"`
+	AgentCount         int       `json:"agent_count"`
+	AgentIds           *[]string `json:"agent_ids,omitempty"`
+	AlertThresholdsPct []int     `json:"alert_thresholds_pct"`
+	AllowedModels      []string  `json:"allowed_models"`
+	AllowedTools       []string  `json:"allowed_tools"`
+	CreatedAt          time.Time `json:"created_at"`
+	IsActive           bool      `json:"is_active"`
+	MaxAgents          int       `json:"max_agents"`
 
 	// MaxCostUsdPerDay USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
 	MaxCostUsdPerDay float64 `json:"max_cost_usd_per_day"`
@@ -328,9 +369,10 @@ type Tenant struct {
 
 // TenantInput defines model for TenantInput.
 type TenantInput struct {
-	AllowedModels *[]string `json:"allowed_models,omitempty"`
-	AllowedTools  *[]string `json:"allowed_tools,omitempty"`
-	MaxAgents     *int      `json:"max_agents,omitempty"`
+	AlertThresholdsPct *[]int    `json:"alert_thresholds_pct,omitempty"`
+	AllowedModels      *[]string `json:"allowed_models,omitempty"`
+	AllowedTools       *[]string `json:"allowed_tools,omitempty"`
+	MaxAgents          *int      `json:"max_agents,omitempty"`
 
 	// MaxCostUsdPerDay USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
 	MaxCostUsdPerDay *float64 `json:"max_cost_usd_per_day,omitempty"`
@@ -358,9 +400,10 @@ type TenantList struct {
 
 // TenantPatch defines model for TenantPatch.
 type TenantPatch struct {
-	AllowedModels *[]string `json:"allowed_models,omitempty"`
-	AllowedTools  *[]string `json:"allowed_tools,omitempty"`
-	MaxAgents     *int      `json:"max_agents,omitempty"`
+	AlertThresholdsPct *[]int    `json:"alert_thresholds_pct,omitempty"`
+	AllowedModels      *[]string `json:"allowed_models,omitempty"`
+	AllowedTools       *[]string `json:"allowed_tools,omitempty"`
+	MaxAgents          *int      `json:"max_agents,omitempty"`
 
 	// MaxCostUsdPerDay USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
 	MaxCostUsdPerDay *float64 `json:"max_cost_usd_per_day,omitempty"`
@@ -679,6 +722,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /tenants/{tenant_id}/agents/{agent_id}/execute (the `ExecuteAgent` operationId).
 	ExecuteAgent(ctx context.Context, tenantId string, agentId string, params *ExecuteAgentParams, body ExecuteAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListAlerts Budget alerts (a threshold of the day's or the month's cap crossed), newest first, at most 100
+	//
+	// Corresponds with GET /tenants/{tenant_id}/alerts (the `ListAlerts` operationId).
+	ListAlerts(ctx context.Context, tenantId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// TenantChatWithBody The seed's SaaS chat route (query and agent_id from the query string or the body; the body wins)
 	//
@@ -1016,6 +1064,21 @@ func (c *Client) ExecuteAgentWithBody(ctx context.Context, tenantId string, agen
 // Corresponds with POST /tenants/{tenant_id}/agents/{agent_id}/execute (the `ExecuteAgent` operationId).
 func (c *Client) ExecuteAgent(ctx context.Context, tenantId string, agentId string, params *ExecuteAgentParams, body ExecuteAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewExecuteAgentRequest(c.Server, tenantId, agentId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListAlerts Budget alerts (a threshold of the day's or the month's cap crossed), newest first, at most 100
+//
+// Corresponds with GET /tenants/{tenant_id}/alerts (the `ListAlerts` operationId).
+func (c *Client) ListAlerts(ctx context.Context, tenantId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAlertsRequest(c.Server, tenantId)
 	if err != nil {
 		return nil, err
 	}
@@ -1738,6 +1801,40 @@ func NewExecuteAgentRequestWithBody(server string, tenantId string, agentId stri
 	return req, nil
 }
 
+// NewListAlertsRequest constructs an http.Request for the ListAlerts method
+func NewListAlertsRequest(server string, tenantId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant_id", tenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/tenants/%s/alerts", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewTenantChatRequest calls the generic TenantChat builder with application/json body
 func NewTenantChatRequest(server string, tenantId string, params *TenantChatParams, body TenantChatJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -2289,6 +2386,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /tenants/{tenant_id}/agents/{agent_id}/execute (the `ExecuteAgent` operationId).
 	ExecuteAgentWithResponse(ctx context.Context, tenantId string, agentId string, params *ExecuteAgentParams, body ExecuteAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecuteAgentResponse, error)
+
+	// ListAlertsWithResponse Budget alerts (a threshold of the day's or the month's cap crossed), newest first, at most 100
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /tenants/{tenant_id}/alerts (the `ListAlerts` operationId).
+	ListAlertsWithResponse(ctx context.Context, tenantId string, reqEditors ...RequestEditorFn) (*ListAlertsResponse, error)
 
 	// TenantChatWithBodyWithResponse The seed's SaaS chat route (query and agent_id from the query string or the body; the body wins)
 	//
@@ -3501,6 +3605,89 @@ func (r ExecuteAgentResponse) ContentType() string {
 	return ""
 }
 
+type ListAlertsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AlertList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAlertsResponse) GetJSON200() *AlertList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListAlertsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListAlertsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListAlertsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListAlertsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListAlertsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListAlertsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAlertsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAlertsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAlertsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAlertsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // TenantChatResponse200Headers the declared response headers of an HTTP 200 response for TenantChat
 type TenantChatResponse200Headers struct {
 	IdempotentReplayed *string
@@ -4397,6 +4584,19 @@ func (c *ClientWithResponses) ExecuteAgentWithResponse(ctx context.Context, tena
 		return nil, err
 	}
 	return ParseExecuteAgentResponse(rsp)
+}
+
+// ListAlertsWithResponse Budget alerts (a threshold of the day's or the month's cap crossed), newest first, at most 100
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /tenants/{tenant_id}/alerts (the `ListAlerts` operationId).
+func (c *ClientWithResponses) ListAlertsWithResponse(ctx context.Context, tenantId string, reqEditors ...RequestEditorFn) (*ListAlertsResponse, error) {
+	rsp, err := c.ListAlerts(ctx, tenantId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAlertsResponse(rsp)
 }
 
 // TenantChatWithBodyWithResponse The seed's SaaS chat route (query and agent_id from the query string or the body; the body wins)
@@ -5439,6 +5639,74 @@ func ParseExecuteAgentResponse(rsp *http.Response) (*ExecuteAgentResponse, error
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListAlertsResponse parses an HTTP response from a ListAlertsWithResponse call
+func ParseListAlertsResponse(rsp *http.Response) (*ListAlertsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAlertsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AlertList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil

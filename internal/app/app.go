@@ -92,10 +92,14 @@ func New(ctx context.Context, o Options) (*App, error) {
 		models = noModels{}
 	}
 	store := dynamostore.New(db, table)
+	notifier, err := alertsFromEnv(ctx, o.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	a := &App{
 		Store: store, Catalog: cat, Models: models, Logger: o.Logger, Clock: o.Clock, Table: table, Getenv: o.Getenv,
 		Service: tenancy.New(tenancy.Options{Store: store, Clock: o.Clock, Catalog: cat, Models: models, Logger: o.Logger,
-			SettleTimeout: o.SettleTimeout}),
+			SettleTimeout: o.SettleTimeout, Alerts: notifier}),
 		Keys: &auth.Keys{Store: store, Clock: o.Clock},
 	}
 	return a, nil

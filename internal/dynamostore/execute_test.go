@@ -86,7 +86,7 @@ func TestAdmitReservesAndSettleIsIdempotent(t *testing.T) {
 		eq(t, "open calls", len(open), 1)
 		st := tenancy.Settlement{Tokens: tenancy.Tokens{Input: 1000, Output: 500}, Cost: costNanos, PriceVersion: "v1"}
 		for i := 0; i < 3; i++ { // a retried settle must not charge twice
-			if err := v.store.Settle(v.ctx, tk, st); err != nil {
+			if _, err := v.store.Settle(v.ctx, tk, st); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -198,6 +198,14 @@ type tenantItem struct {
 	MSpent       int64  `dynamodbav:"m_spent"`
 	MReserved    int64  `dynamodbav:"m_reserved"`
 	MBudget      int64  `dynamodbav:"m_budget"`
+	// Alerts: the thresholds ("80,100"), and per period the highest one
+	// sent and the room before the next (a_*_room = next threshold's
+	// amount - spend, kept by the same ADDs as the spend).
+	AlertPcts string `dynamodbav:"alert_pcts"`
+	ADPct     int    `dynamodbav:"a_d_pct"`
+	ADRoom    int64  `dynamodbav:"a_d_room"`
+	AMPct     int    `dynamodbav:"a_m_pct"`
+	AMRoom    int64  `dynamodbav:"a_m_room"`
 	counters
 }
 
@@ -219,7 +227,10 @@ func encodeTenant(t tenancy.Tenant) (map[string]types.AttributeValue, error) {
 		WDay: t.Usage.Day, HKey: t.Usage.Hour, Budget: int64(t.Usage.BudgetLeft),
 		Tz: t.Timezone, TzPrev: t.PrevTimezone, MaxCostMonth: int64(t.MonthCap()), MCapped: t.MaxCostPerMonth != nil,
 		MKey: t.Usage.Month, MBudget: int64(t.Usage.MonthBudget),
+		AlertPcts: tenancy.FormatThresholds(t.AlertThresholdsPct),
 	}
+	as := tenancy.InitialAlerts(t.TenantConfig)
+	it.ADRoom, it.AMRoom = int64(as.DayRoom), int64(as.MonthRoom)
 	if t.PrevTimezone != "" {
 		it.TzFrom = nowString(t.TimezoneFrom)
 	}
@@ -241,6 +252,7 @@ func decodeTenant(item map[string]types.AttributeValue) (tenancy.Tenant, tenantI
 			MaxCostPerDay: tenancy.Money(it.MaxCost), AllowedModels: it.AllowedModels.list(),
 			AllowedTools: it.AllowedTools.list(), Metadata: md, Timezone: it.Tz,
 			OpenClawGatewayURL: it.GatewayURL, OpenClawTokenSecret: it.GatewaySecret,
+			AlertThresholdsPct: tenancy.ParseThresholds(it.AlertPcts),
 		},
 		PrevTimezone: it.TzPrev, TimezoneFrom: parseTime(it.TzFrom),
 		IsActive: it.IsActive, AgentCount: it.AgentCount, TotalQueries: it.TotalQueries,
@@ -252,6 +264,7 @@ func decodeTenant(item map[string]types.AttributeValue) (tenancy.Tenant, tenantI
 			Tokens:  tenancy.Tokens{Input: it.In, Output: it.Out, CacheRead: it.CR, CacheWrite: it.CW},
 			ByModel: byModel(item), Month: it.MKey, MonthSpent: tenancy.Money(it.MSpent),
 			MonthReserved: tenancy.Money(it.MReserved), MonthBudget: tenancy.Money(it.MBudget),
+			DayAlertPct: it.ADPct, MonthAlertPct: it.AMPct,
 		},
 	}
 	if it.MCapped {
@@ -422,4 +435,32 @@ func decodeDay(item map[string]types.AttributeValue) (tenancy.DayUsage, error) {
 		Overage: tenancy.Money(it.Overage), Unsettled: tenancy.Money(it.Reserved), ByModel: byModel(item)}
 	d.PriceVersions, _ = priceVersions(item)
 	return d, nil
+}
+
+// alertItem is one alert, listed under its tenant in time order.
+type alertItem struct {
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	Type      string `dynamodbav:"type"`
+	TenantID  string `dynamodbav:"tenant_id"`
+	Period    string `dynamodbav:"period"`
+	Threshold int    `dynamodbav:"threshold_pct"`
+	Spent     int64  `dynamodbav:"spent"`
+	Cap       int64  `dynamodbav:"cap"`
+	At        string `dynamodbav:"at"`
+}
+
+func encodeAlert(a tenancy.Alert, periodKey string) (map[string]types.AttributeValue, error) {
+	return attributevalue.MarshalMap(alertItem{PK: tenantPK(a.TenantID), SK: alertSK(a, periodKey), Type: "alert",
+		TenantID: a.TenantID, Period: a.Period, Threshold: a.ThresholdPct, Spent: int64(a.Spent), Cap: int64(a.Cap),
+		At: nowString(a.At)})
+}
+
+func decodeAlert(item map[string]types.AttributeValue) (tenancy.Alert, error) {
+	var it alertItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return tenancy.Alert{}, tenancy.Unavailable(err)
+	}
+	return tenancy.Alert{TenantID: it.TenantID, Period: it.Period, ThresholdPct: it.Threshold,
+		Spent: tenancy.Money(it.Spent), Cap: tenancy.Money(it.Cap), At: parseTime(it.At)}, nil
 }

@@ -73,7 +73,7 @@ func TestMonthlyBudget(t *testing.T) {
 		late := v.admit("late")
 		v.clock.Set(utc("2026-12-01T00:00:01Z"))
 		v.exec(1)
-		if err := v.store.Settle(v.ctx, late, settle1); err != nil {
+		if _, err := v.store.Settle(v.ctx, late, settle1); err != nil {
 			t.Fatal(err)
 		}
 		r = v.report("acme")
@@ -112,7 +112,7 @@ func TestMonthCountersAcrossDays(t *testing.T) {
 		v.exec(1)
 		tn, _ := v.svc.GetTenant(v.ctx, "acme")
 		eq(t, "month reserved while in flight", tn.Usage.MonthReserved, reserveNanos)
-		if err := v.store.Settle(v.ctx, tk, settle1); err != nil {
+		if _, err := v.store.Settle(v.ctx, tk, settle1); err != nil {
 			t.Fatal(err)
 		}
 		tn, _ = v.svc.GetTenant(v.ctx, "acme")

@@ -125,10 +125,10 @@ func TestCallStraddlingMidnight(t *testing.T) {
 		wantDays(t, v.history(day1, day1), tenancy.DayUsage{Date: day1, Unsettled: 2 * reserveNanos,
 			ByModel: map[string]tenancy.ModelUsage{}, PriceVersions: []string{}})
 		eq(t, "reserved today after rollover", v.report("acme").ReservedCost, 0)
-		if err := v.store.Settle(v.ctx, late, settle1); err != nil {
+		if _, err := v.store.Settle(v.ctx, late, settle1); err != nil {
 			t.Fatal(err)
 		}
-		if err := v.store.Settle(v.ctx, other, tenancy.Settlement{Failed: true}); err != nil {
+		if _, err := v.store.Settle(v.ctx, other, tenancy.Settlement{Failed: true}); err != nil {
 			t.Fatal(err)
 		}
 		d := day(day1, 1)
@@ -144,7 +144,7 @@ func TestCallStraddlingMidnight(t *testing.T) {
 		tk := v.admit("late-3")
 		v.clock.Set(midnight.Add(24*time.Hour + time.Second))
 		v.exec(1)
-		if err := v.store.Settle(v.ctx, tk, settle1); err != nil {
+		if _, err := v.store.Settle(v.ctx, tk, settle1); err != nil {
 			t.Fatal(err)
 		}
 		wantDays(t, v.history(day2, "2026-11-30"), day(day2, 1), day("2026-11-30", 1))
@@ -170,7 +170,7 @@ func TestManualResetKeepsHistory(t *testing.T) {
 		eq(t, "lifetime cost kept", r.LifetimeCost, 2*costNanos)
 		tn, _ := v.svc.GetTenant(v.ctx, "acme")
 		eq(t, "budget after reset", tn.Usage.BudgetLeft, 50*tenancy.NanosPerUSD-reserveNanos)
-		if err := v.store.Settle(v.ctx, inflight, settle1); err != nil {
+		if _, err := v.store.Settle(v.ctx, inflight, settle1); err != nil {
 			t.Fatal(err)
 		}
 		v.exec(1)

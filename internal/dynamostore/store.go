@@ -10,6 +10,7 @@
 //	TENANT#<t> / AGENT#<a>   agent
 //	TENANT#<t> / CALL#<id>   admitted, unsettled call (deleted when settled)
 //	TENANT#<t> / HIST#<day>  archived usage of one day (added to, never rewritten)
+//	TENANT#<t> / ALERT#<at>#<period>#<key>#<pct>  a budget alert
 //	KEY#<sha256> / KEY       API key (see keys.go)
 //	TENANT#<t> / KEYID#<id>  the same key, listed under its tenant
 //	TENANT#<t> / IDEM#<key>  idempotency record of an execute
@@ -89,6 +90,12 @@ func tenantPK(t string) string            { return "TENANT#" + t }
 func agentSK(a string) string             { return "AGENT#" + a }
 func callSK(id string) string             { return "CALL#" + id }
 func histSK(day string) string            { return "HIST#" + day }
+
+// alertSK orders a tenant's alerts by time; the period's key and the
+// threshold make it unique.
+func alertSK(a tenancy.Alert, periodKey string) string {
+	return fmt.Sprintf("%s%s#%s#%s#%03d", alertPrefix, a.At.UTC().Format("20060102T150405.000000000Z"), a.Period, periodKey, a.ThresholdPct)
+}
 func strAV(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
 const (
@@ -97,6 +104,7 @@ const (
 	agentPrefix  = "AGENT#"
 	callPrefix   = "CALL#"
 	histPrefix   = "HIST#"
+	alertPrefix  = "ALERT#"
 	directoryPfx = "TENANT#"
 )
 

@@ -217,8 +217,23 @@ func (s *Store) UpdateTenant(ctx context.Context, tenantID string, now time.Time
 		if d := int64(cfg.MonthCap() - t.MonthCap()); d != 0 {
 			ub = ub.Add(expression.Name("m_budget"), expression.Value(d))
 		}
+		// The alert rooms move with the next threshold's amount (a new cap or
+		// threshold list), on the condition that no threshold was sent since.
+		_, oldDay := tenancy.NextThreshold(t.AlertThresholdsPct, it.ADPct, t.MaxCostPerDay)
+		_, newDay := tenancy.NextThreshold(cfg.AlertThresholdsPct, it.ADPct, cfg.MaxCostPerDay)
+		_, oldMonth := tenancy.NextThreshold(t.AlertThresholdsPct, it.AMPct, t.MonthCap())
+		_, newMonth := tenancy.NextThreshold(cfg.AlertThresholdsPct, it.AMPct, cfg.MonthCap())
+		ub = ub.Set(expression.Name("alert_pcts"), expression.Value(tenancy.FormatThresholds(cfg.AlertThresholdsPct)))
+		if d := int64(newDay - oldDay); d != 0 {
+			ub = ub.Add(expression.Name("a_d_room"), expression.Value(d))
+		}
+		if d := int64(newMonth - oldMonth); d != 0 {
+			ub = ub.Add(expression.Name("a_m_room"), expression.Value(d))
+		}
 		e, err := build(expression.NewBuilder().WithUpdate(ub).WithCondition(
-			expression.Name("cfg_rev").Equal(expression.Value(it.CfgRev))))
+			expression.Name("cfg_rev").Equal(expression.Value(it.CfgRev)).
+				And(expression.Name("a_d_pct").Equal(expression.Value(it.ADPct))).
+				And(expression.Name("a_m_pct").Equal(expression.Value(it.AMPct)))))
 		if err != nil {
 			return tenancy.Tenant{}, err
 		}

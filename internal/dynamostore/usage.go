@@ -139,7 +139,15 @@ func settlementDelta(t tenancy.Ticket, st tenancy.Settlement) delta {
 // Settle applies a settlement to the live window when the call's day is
 // still live, else to that day's history item; deleting the call record in
 // the same transaction makes a second settle of the same ticket a no-op.
-func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlement) error {
+//
+// Alerts cost nothing on the common path: the tenant item keeps, per
+// period, the room left before the next alert threshold, and the settle's
+// condition requires the cost to fit in it. Only the settlement that
+// crosses a threshold fails that condition; it then writes the crossing
+// (the highest threshold sent, the new room and the alert records) in a
+// transaction conditioned on the spend and thresholds it saw, so exactly one
+// settlement records each threshold of each period.
+func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlement) ([]tenancy.Alert, error) {
 	d := settlementDelta(t, st)
 	// lifetime returns a new builder each time: an UpdateBuilder's copies
 	// share one map, so adding to a copy would change the original.
@@ -153,34 +161,108 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 		}
 		return ub
 	}
+	live := func() expression.UpdateBuilder {
+		return monthDelta(d.add(lifetime()), t, st).Add(expression.Name("d_budget"), expression.Value(int64(t.Reserve-st.Cost)))
+	}
 	del, err := build(expression.NewBuilder().WithCondition(exists))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	deleteCall := types.TransactWriteItem{Delete: &types.Delete{TableName: s.table, Key: key(tenantPK(t.TenantID), callSK(t.CallID)),
 		ConditionExpression: del.Condition(), ExpressionAttributeNames: del.Names()}}
-
-	live, err := build(expression.NewBuilder().
-		WithCondition(expression.Name("w_day").Equal(expression.Value(t.Day))).
-		WithUpdate(monthDelta(d.add(lifetime()), t, st).Add(expression.Name("d_budget"), expression.Value(int64(t.Reserve-st.Cost)))))
+	cost := expression.Value(int64(st.Cost))
+	normal, err := build(expression.NewBuilder().
+		WithCondition(expression.Name("w_day").Equal(expression.Value(t.Day)).
+			And(expression.Name("a_d_room").GreaterThan(cost)).
+			And(expression.Name("a_m_room").GreaterThan(cost))).
+		WithUpdate(live().
+			Add(expression.Name("a_d_room"), expression.Value(-int64(st.Cost))).
+			Add(expression.Name("a_m_room"), expression.Value(-int64(st.Cost)))))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	reasons, err := s.transact(ctx, []types.TransactWriteItem{deleteCall,
-		{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: live.Update(),
-			ConditionExpression: live.Condition(), ExpressionAttributeNames: live.Names(), ExpressionAttributeValues: live.Values()}}})
-	if err != nil || reasons == nil {
-		return err
-	}
-	if failed, _ := failedAt(reasons, 0); failed {
-		return nil // already settled
+	for attempt := 0; ; attempt++ {
+		if attempt >= maxAttempts {
+			return nil, tenancy.Unavailable(nil)
+		}
+		reasons, err := s.transact(ctx, []types.TransactWriteItem{deleteCall,
+			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: normal.Update(),
+				ConditionExpression: normal.Condition(), ExpressionAttributeNames: normal.Names(), ExpressionAttributeValues: normal.Values(),
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}})
+		if err != nil || reasons == nil {
+			return nil, err
+		}
+		if failed, _ := failedAt(reasons, 0); failed {
+			return nil, nil // already settled
+		}
+		_, old := failedAt(reasons, 1)
+		if old == nil {
+			return nil, tenancy.Unavailable(nil)
+		}
+		cur, it, err := decodeTenant(old)
+		if err != nil {
+			return nil, err
+		}
+		if it.WDay != t.Day {
+			break // rolled over: the history path below
+		}
+		// This settlement crosses a threshold (or the room is stale after a
+		// change of cap or thresholds): record the crossing exactly once.
+		alerts, as := tenancy.SettleAlerts(cur, st.Cost, st.At)
+		ub := live().Set(expression.Name("a_d_pct"), expression.Value(as.DayPct)).
+			Set(expression.Name("a_d_room"), expression.Value(int64(as.DayRoom))).
+			Set(expression.Name("a_m_pct"), expression.Value(as.MonthPct)).
+			Set(expression.Name("a_m_room"), expression.Value(int64(as.MonthRoom)))
+		cond := expression.And(
+			expression.Name("w_day").Equal(expression.Value(t.Day)),
+			expression.Name("cfg_rev").Equal(expression.Value(it.CfgRev)),
+			expression.Name("d_spent").Equal(expression.Value(it.Spent)),
+			expression.Name("m_spent").Equal(expression.Value(it.MSpent)),
+			expression.Name("a_d_pct").Equal(expression.Value(it.ADPct)),
+			expression.Name("a_m_pct").Equal(expression.Value(it.AMPct)))
+		if _, ok := old["m_spent"]; !ok { // an item from before monthly budgets
+			cond = expression.And(expression.Name("w_day").Equal(expression.Value(t.Day)),
+				expression.Name("rev").Equal(expression.Value(it.Rev)))
+		}
+		cross, err := build(expression.NewBuilder().WithCondition(cond).WithUpdate(ub))
+		if err != nil {
+			return nil, err
+		}
+		items := []types.TransactWriteItem{deleteCall,
+			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: cross.Update(),
+				ConditionExpression: cross.Condition(), ExpressionAttributeNames: cross.Names(), ExpressionAttributeValues: cross.Values()}}}
+		for _, a := range alerts {
+			periodKey := t.Day
+			if a.Period == tenancy.PeriodMonth {
+				periodKey = tenancy.MonthKey(t.Day)
+			}
+			item, err := encodeAlert(a, periodKey)
+			if err != nil {
+				return nil, storeErr(err)
+			}
+			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: s.table, Item: item}})
+		}
+		reasons, err = s.transact(ctx, items)
+		if err != nil {
+			return nil, err
+		}
+		if reasons == nil {
+			return alerts, nil
+		}
+		if failed, _ := failedAt(reasons, 0); failed {
+			return nil, nil // already settled
+		}
+		// Another write changed the spend or the thresholds first: again.
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, storeErr(err)
+		}
 	}
 	// The window has rolled over since the call was admitted: the call
 	// belongs to its admit day, which is in the history now.
 	hist, err := build(expression.NewBuilder().WithUpdate(
 		d.add(expression.Set(expression.Name("date"), expression.Value(t.Day)))))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The month's counters still hold the call while the window is in the
 	// call's month (a day rollover within a month keeps them); a rollover
@@ -188,26 +270,27 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 	for _, sameMonth := range []bool{true, false} {
 		tb := expression.NewBuilder().WithUpdate(lifetime())
 		if sameMonth {
-			tb = expression.NewBuilder().WithUpdate(monthDelta(lifetime(), t, st)).
+			tb = expression.NewBuilder().WithUpdate(monthDelta(lifetime(), t, st).
+				Add(expression.Name("a_m_room"), expression.Value(-int64(st.Cost)))).
 				WithCondition(expression.Name("m_key").Equal(expression.Value(tenancy.MonthKey(t.Day))))
 		}
 		tot, err := build(tb)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		reasons, err = s.transact(ctx, []types.TransactWriteItem{deleteCall,
+		reasons, err := s.transact(ctx, []types.TransactWriteItem{deleteCall,
 			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), histSK(t.Day)), UpdateExpression: hist.Update(),
 				ExpressionAttributeNames: hist.Names(), ExpressionAttributeValues: hist.Values()}},
 			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: tot.Update(),
 				ConditionExpression: tot.Condition(), ExpressionAttributeNames: tot.Names(), ExpressionAttributeValues: tot.Values()}}})
 		if err != nil || reasons == nil {
-			return err
+			return nil, err
 		}
 		if failed, _ := failedAt(reasons, 0); failed {
-			return nil // the call record was gone: already settled
+			return nil, nil // the call record was gone: already settled
 		}
 	}
-	return tenancy.Unavailable(nil)
+	return nil, tenancy.Unavailable(nil)
 }
 
 // monthDelta adds a settlement to the month's counters: the reservation
@@ -302,7 +385,17 @@ func (s *Store) Rollover(ctx context.Context, tenantID string, now time.Time, ma
 		if !keepReserved {
 			ub = ub.Set(expression.Name("d_reserved"), expression.Value(0))
 		}
+		// The alert room of today restarts from no spend: a new day's with no
+		// threshold sent, a manual reset's keeping those already sent.
+		dayPct := it.ADPct
+		if stale {
+			dayPct = 0
+		}
+		ub = ub.Set(expression.Name("a_d_pct"), expression.Value(dayPct)).
+			Set(expression.Name("a_d_room"), expression.Value(int64(tenancy.AlertRoom(t.AlertThresholdsPct, dayPct, t.MaxCostPerDay, 0))))
 		if month := tenancy.MonthKey(day); month != it.MKey {
+			ub = ub.Set(expression.Name("a_m_pct"), expression.Value(0)).
+				Set(expression.Name("a_m_room"), expression.Value(int64(tenancy.AlertRoom(t.AlertThresholdsPct, 0, t.MonthCap(), 0))))
 			// A new month: its budget is whole; calls still in flight were
 			// the last month's and settle into its history day.
 			ub = ub.Set(expression.Name("m_key"), expression.Value(month)).
@@ -404,4 +497,29 @@ func (s *Store) History(ctx context.Context, tenantID, from, to string) ([]tenan
 		return out, nil
 	}
 	return nil, tenancy.Unavailable(nil)
+}
+
+// Alerts implements tenancy.Store: the newest first.
+func (s *Store) Alerts(ctx context.Context, tenantID string, limit int) ([]tenancy.Alert, error) {
+	kc, err := build(expression.NewBuilder().WithKeyCondition(
+		expression.Key(schema.PartitionKey).Equal(expression.Value(tenantPK(tenantID))).
+			And(expression.Key(schema.SortKey).BeginsWith(alertPrefix))))
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{TableName: s.table, KeyConditionExpression: kc.KeyCondition(),
+		ExpressionAttributeNames: kc.Names(), ExpressionAttributeValues: kc.Values(), ConsistentRead: aws.Bool(true),
+		ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(limit))})
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	alerts := make([]tenancy.Alert, 0, len(out.Items))
+	for _, item := range out.Items {
+		a, err := decodeAlert(item)
+		if err != nil {
+			return nil, err
+		}
+		alerts = append(alerts, a)
+	}
+	return alerts, nil
 }

@@ -28,6 +28,11 @@ const (
 	EnvAdminKeySecret = "TENANCY_ADMIN_KEY_SECRET" // AWS: Secrets Manager name holding the admin keys
 	EnvProviderSecret = "TENANCY_PROVIDER_SECRET"  // AWS: Secrets Manager name holding provider keys (JSON object of env names to values)
 	EnvListen         = "TENANCY_LISTEN"           // local server address
+	// Budget alerts: a webhook (POSTed JSON signed with the secret) wherever
+	// set, and in AWS the EventBridge bus the stack names (the default bus).
+	EnvAlertWebhook = "TENANCY_ALERT_WEBHOOK"
+	EnvAlertSecret  = "TENANCY_ALERT_SECRET"
+	EnvAlertBus     = "TENANCY_ALERT_BUS"
 )
 
 // AdminKeyRotationDays is how often Secrets Manager rotates the admin keys

@@ -285,14 +285,20 @@ func (s *Service) Reconcile(ctx context.Context, tenantID string) (ReconcileResu
 	for _, c := range calls {
 		switch {
 		case c.Recorded != nil:
-			if err := s.store.Settle(ctx, c.Ticket, *c.Recorded); err != nil {
+			rec := *c.Recorded
+			rec.At = s.clock.Now()
+			alerts, err := s.store.Settle(ctx, c.Ticket, rec)
+			if err != nil {
 				return r, err
 			}
+			s.notify(ctx, alerts)
 			r.Applied++
 		case c.AdmittedAt.Before(cutoff):
-			if err := s.store.Settle(ctx, c.Ticket, Settlement{Failed: true}); err != nil {
+			alerts, err := s.store.Settle(ctx, c.Ticket, Settlement{Failed: true, At: s.clock.Now()})
+			if err != nil {
 				return r, err
 			}
+			s.notify(ctx, alerts)
 			r.Released++
 		default:
 			r.Open++

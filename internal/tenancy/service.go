@@ -43,6 +43,8 @@ type Options struct {
 	// SettleTimeout bounds settling after the model answered; it runs even
 	// if the client went away. Default 10s.
 	SettleTimeout time.Duration
+	// Alerts delivers budget alerts (nil: they are only recorded).
+	Alerts Notifier
 }
 
 // Service is the tenancy platform: the seed's TenantWorkspace.
@@ -55,12 +57,13 @@ type Service struct {
 	newID         func() string
 	staleAfter    time.Duration
 	settleTimeout time.Duration
+	alerts        Notifier
 }
 
 // New builds a Service.
 func New(o Options) *Service {
 	s := &Service{store: o.Store, clock: o.Clock, catalog: o.Catalog, models: o.Models, log: o.Logger,
-		newID: o.NewID, staleAfter: o.StaleCallAfter, settleTimeout: o.SettleTimeout}
+		newID: o.NewID, staleAfter: o.StaleCallAfter, settleTimeout: o.SettleTimeout, alerts: o.Alerts}
 	if s.models == nil {
 		s.models = DevRouter{}
 	}
@@ -293,7 +296,7 @@ func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Resu
 	called := time.Now()
 	resp, callErr := p.Complete(ctx, req)
 	addProviderTime(ctx, time.Since(called))
-	st := Settlement{Failed: callErr != nil, PriceVersion: s.catalog.Version()}
+	st := Settlement{Failed: callErr != nil, PriceVersion: s.catalog.Version(), At: s.clock.Now()}
 	if callErr == nil {
 		if uerr := CheckUsage(resp.Usage); uerr != nil {
 			// A provider reporting impossible usage: the call is failed and
@@ -332,8 +335,10 @@ func (s *Service) settle(ctx context.Context, t Ticket, st Settlement) {
 	sctx, cancel := context.WithTimeout(base, s.settleTimeout*3/4)
 	var err error
 	for attempt := 0; ; attempt++ {
-		if err = s.store.Settle(sctx, t, st); err == nil {
+		var alerts []Alert
+		if alerts, err = s.store.Settle(sctx, t, st); err == nil {
 			cancel()
+			s.notify(base, alerts)
 			return
 		}
 		if !retrySleep(sctx, attempt) {
@@ -352,6 +357,31 @@ func (s *Service) settle(ctx context.Context, t Ticket, st Settlement) {
 	s.log.ErrorContext(ctx, "settle failed; left for reconcile", "tenant_id", t.TenantID, "agent_id", t.AgentID,
 		"call_id", t.CallID, "day", t.Day, "reserve_nanos", int64(t.Reserve), "cost_nanos", int64(st.Cost),
 		"tokens", st.Tokens, "failed_call", st.Failed, "recorded", rerr == nil, "error", err, "record_error", rerr)
+}
+
+// notify delivers alerts (already recorded by the settlement that raised
+// them); a delivery failure is logged, the alert stays listed.
+func (s *Service) notify(ctx context.Context, alerts []Alert) {
+	if s.alerts == nil {
+		return
+	}
+	for _, a := range alerts {
+		if err := s.alerts.Notify(ctx, a); err != nil {
+			s.log.ErrorContext(ctx, "alert delivery failed", "tenant_id", a.TenantID, "period", a.Period,
+				"threshold_pct", a.ThresholdPct, "error", err)
+		}
+	}
+}
+
+// Alerts lists a tenant's budget alerts, newest first (at most 100).
+func (s *Service) Alerts(ctx context.Context, tenantID string) ([]Alert, error) {
+	if err := CheckTenantID(tenantID); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetTenant(ctx, tenantID); err != nil {
+		return nil, err
+	}
+	return s.store.Alerts(ctx, tenantID, 100)
 }
 
 // retrySleep waits before retry attempt n (25ms doubling to 1s), unless the

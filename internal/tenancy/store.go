@@ -37,8 +37,12 @@ type Store interface {
 	Admit(ctx context.Context, a Admission) (Ticket, error)
 	// Settle replaces a ticket's reservation by the actual cost (or releases
 	// it when the call failed), on the day the call was admitted. Settling
-	// the same ticket twice has no further effect.
-	Settle(ctx context.Context, t Ticket, s Settlement) error
+	// the same ticket twice has no further effect. It returns the alerts
+	// the settlement raised (recorded in the same write, exactly once per
+	// threshold and period however many settlements race across it).
+	Settle(ctx context.Context, t Ticket, s Settlement) ([]Alert, error)
+	// Alerts lists a tenant's alerts, newest first (at most limit).
+	Alerts(ctx context.Context, tenantID string, limit int) ([]Alert, error)
 	// RecordUnsettled keeps a settlement that could not be applied on the
 	// ticket's call record, for Reconcile to apply later.
 	RecordUnsettled(ctx context.Context, t Ticket, s Settlement) error
@@ -86,6 +90,8 @@ type Settlement struct {
 	// Failed: the call failed. It is charged Cost: 0 when the provider
 	// failed, the reservation when it reported implausible usage.
 	Failed bool
+	// At is when it settled (an alert's time).
+	At time.Time
 }
 
 // OpenCall is an admitted, unsettled call, with the settlement recorded for

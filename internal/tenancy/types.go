@@ -125,6 +125,9 @@ type TenantConfig struct {
 	// MaxCostPerMonth is the monthly budget (nil: none), a hard cap like the
 	// daily one, over the tenant's local calendar month.
 	MaxCostPerMonth *Money `json:"max_cost_usd_per_month"`
+	// AlertThresholdsPct are the shares of a cap (1-100, sorted) whose
+	// crossing raises one alert per period.
+	AlertThresholdsPct []int `json:"alert_thresholds_pct"`
 }
 
 // MonthCap is the monthly budget, 0 when there is none.
@@ -157,15 +160,16 @@ func (m *Metadata) UnmarshalJSON(b []byte) error {
 // NewTenantConfig returns the seed's defaults for a tenant id.
 func NewTenantConfig(tenantID string) TenantConfig {
 	return TenantConfig{
-		TenantID:          tenantID,
-		Name:              tenantID,
-		MaxAgents:         DefaultMaxAgents,
-		MaxQueriesPerHour: DefaultMaxQueriesPerHour,
-		MaxCostPerDay:     DefaultMaxCostPerDay,
-		AllowedModels:     DefaultAllowedModels(),
-		AllowedTools:      []string{},
-		Metadata:          Metadata{},
-		Timezone:          DefaultTimezone,
+		TenantID:           tenantID,
+		Name:               tenantID,
+		MaxAgents:          DefaultMaxAgents,
+		MaxQueriesPerHour:  DefaultMaxQueriesPerHour,
+		MaxCostPerDay:      DefaultMaxCostPerDay,
+		AllowedModels:      DefaultAllowedModels(),
+		AllowedTools:       []string{},
+		Metadata:           Metadata{},
+		Timezone:           DefaultTimezone,
+		AlertThresholdsPct: DefaultAlertThresholds(),
 	}
 }
 
@@ -185,6 +189,7 @@ type TenantPatch struct {
 	// "" clears a tenant gateway setting.
 	OpenClawGatewayURL  *string `json:"openclaw_gateway_url"`
 	OpenClawTokenSecret *string `json:"openclaw_gateway_token_secret"`
+	AlertThresholds     *[]int  `json:"alert_thresholds_pct"`
 }
 
 // OptionalMoney is a patch field that may be set to null: Set says the
@@ -244,6 +249,9 @@ func (p TenantPatch) Apply(c *TenantConfig) {
 	if p.OpenClawTokenSecret != nil {
 		c.OpenClawTokenSecret = *p.OpenClawTokenSecret
 	}
+	if p.AlertThresholds != nil {
+		c.AlertThresholdsPct = normalThresholds(*p.AlertThresholds)
+	}
 }
 
 // secretNamePattern fits both a Secrets Manager secret name and an
@@ -287,6 +295,9 @@ func (c TenantConfig) Validate() error {
 		return Validationf("max_cost_usd_per_month must be null or between 0 and %s", MaxMoney.Decimal())
 	}
 	if _, err := LoadZone(c.Timezone); err != nil {
+		return err
+	}
+	if err := checkThresholds(c.AlertThresholdsPct); err != nil {
 		return err
 	}
 	if err := checkNames("allowed_models", c.AllowedModels); err != nil {
@@ -387,6 +398,9 @@ type Window struct {
 	MonthSpent    Money
 	MonthReserved Money
 	MonthBudget   Money
+	// The highest alert threshold already sent for the day and the month.
+	DayAlertPct   int
+	MonthAlertPct int
 }
 
 // Tokens counts tokens by kind.

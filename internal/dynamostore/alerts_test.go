@@ -1,0 +1,150 @@
+package dynamostore_test
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openclaw/tenancy/internal/provider"
+	"github.com/openclaw/tenancy/internal/tenancy"
+)
+
+type alertRecorder struct {
+	mu     sync.Mutex
+	alerts []tenancy.Alert
+}
+
+func (r *alertRecorder) Notify(_ context.Context, a tenancy.Alert) error {
+	r.mu.Lock()
+	r.alerts = append(r.alerts, a)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *alertRecorder) sorted() []tenancy.Alert {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := append([]tenancy.Alert{}, r.alerts...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Period != out[j].Period {
+			return out[i].Period < out[j].Period
+		}
+		return out[i].ThresholdPct < out[j].ThresholdPct
+	})
+	return out
+}
+
+// exactUsage makes a call cost exactly its reservation (115 input tokens
+// at the cache-write price, 1,024 output tokens): 15,791,250 nano-USD, so
+// spend can reach a cap exactly.
+var exactUsage = provider.Usage{CacheWriteTokens: 115, OutputTokens: 1024}
+
+func (v *env) alertingService() (*tenancy.Service, *alertRecorder) {
+	rec := &alertRecorder{}
+	return tenancy.New(tenancy.Options{Store: v.store, Clock: v.clock, Catalog: v.svc.Catalog(), Models: v.model,
+		Alerts: rec}), rec
+}
+
+// 200 executes race across the 80% and 100% thresholds of a daily cap of
+// exactly 10 calls: exactly two alerts, each recorded once, with the spend
+// of the settlement that crossed it.
+func TestAlertsExactlyOnce(t *testing.T) {
+	repeated(t, func(t *testing.T, v *env) {
+		svc, rec := v.alertingService()
+		v.acme(func(c *tenancy.TenantConfig) { c.MaxCostPerDay = 10 * reserveNanos })
+		v.model.set(exactUsage, nil)
+		var ok, refused atomic.Int64
+		var wg sync.WaitGroup
+		for i := 0; i < 200; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := svc.Execute(v.ctx, "acme", "support", query)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errorIs(err, tenancy.ErrCostLimit):
+					refused.Add(1)
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		eq(t, "answered", ok.Load(), 10)
+		eq(t, "refused", refused.Load(), 190)
+		got := rec.sorted()
+		eq(t, "alerts delivered", len(got), 2)
+		want := []tenancy.Alert{
+			{TenantID: "acme", Period: "day", ThresholdPct: 80, Spent: 8 * reserveNanos, Cap: 10 * reserveNanos, At: t0},
+			{TenantID: "acme", Period: "day", ThresholdPct: 100, Spent: 10 * reserveNanos, Cap: 10 * reserveNanos, At: t0},
+		}
+		for i := range want {
+			eq(t, "alert", got[i], want[i])
+		}
+		listed, err := svc.Alerts(v.ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "alerts listed", len(listed), 2)
+		eq(t, "report spend", v.report("acme").TotalCost, 10*reserveNanos)
+	})
+}
+
+// Month alerts, thresholds changed mid-period, and a new day's alerts.
+func TestAlertPeriods(t *testing.T) {
+	each(t, func(t *testing.T, v *env) {
+		svc, rec := v.alertingService()
+		v.acme(func(c *tenancy.TenantConfig) {
+			c.MaxCostPerDay = 4 * reserveNanos
+			m := 6 * reserveNanos
+			c.MaxCostPerMonth = &m
+			c.AlertThresholdsPct = []int{50, 100}
+		})
+		v.model.set(exactUsage, nil)
+		run := func(n int) {
+			for i := 0; i < n; i++ {
+				if _, err := svc.Execute(v.ctx, "acme", "support", query); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		run(1)
+		eq(t, "no alert below 50%", len(rec.sorted()), 0)
+		run(1) // day 50%
+		got := rec.sorted()
+		eq(t, "alerts", len(got), 1)
+		eq(t, "day 50%", got[0], tenancy.Alert{TenantID: "acme", Period: "day", ThresholdPct: 50, Spent: 2 * reserveNanos,
+			Cap: 4 * reserveNanos, At: t0})
+		// Adding 75 alerts at the next settle that reaches it, once.
+		p := []int{100, 75, 50, 75}
+		tn, err := svc.UpdateTenant(v.ctx, "acme", tenancy.TenantPatch{AlertThresholds: &p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "thresholds sorted, deduped", len(tn.AlertThresholdsPct), 3)
+		run(1) // day 75%, month 50%
+		got = rec.sorted()
+		eq(t, "alerts", len(got), 3)
+		eq(t, "day 75%", got[1].ThresholdPct, 75)
+		eq(t, "month 50%", got[2], tenancy.Alert{TenantID: "acme", Period: "month", ThresholdPct: 50, Spent: 3 * reserveNanos,
+			Cap: 6 * reserveNanos, At: t0})
+		// The next day: the day's alerts start again; the month's do not.
+		v.clock.Set(midnight.Add(time.Hour))
+		run(2) // day 50%, month 75%
+		got = rec.sorted()
+		eq(t, "alerts", len(got), 5)
+		eq(t, "second day 50%", got[1], tenancy.Alert{TenantID: "acme", Period: "day", ThresholdPct: 50, Spent: 2 * reserveNanos,
+			Cap: 4 * reserveNanos, At: midnight.Add(time.Hour)})
+		eq(t, "month 75%", got[4].ThresholdPct, 75)
+		listed, err := svc.Alerts(v.ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "alerts listed", len(listed), 5)
+		eq(t, "newest first", listed[0].At, midnight.Add(time.Hour))
+	})
+}
