@@ -86,10 +86,10 @@ func backoff(ctx context.Context, n int) error {
 	}
 }
 
-func tenantPK(t string) string            { return "TENANT#" + t }
-func agentSK(a string) string             { return "AGENT#" + a }
-func callSK(id string) string             { return "CALL#" + id }
-func histSK(day string) string            { return "HIST#" + day }
+func tenantPK(t string) string { return "TENANT#" + t }
+func agentSK(a string) string  { return "AGENT#" + a }
+func callSK(id string) string  { return "CALL#" + id }
+func histSK(day string) string { return "HIST#" + day }
 
 // alertSK orders a tenant's alerts by time; the period's key and the
 // threshold make it unique.
