@@ -108,7 +108,7 @@ func TestCostRefusalSaysTheTruth(t *testing.T) {
 		after, _ := v.svc.GetTenant(v.ctx, "acme")
 		eq(t, "refusal changed nothing", fmt.Sprint(after.Usage), fmt.Sprint(before.Usage))
 		for _, tk := range tickets {
-			if err := v.store.Settle(v.ctx, tk, tenancy.Settlement{Cost: costNanos, Tokens: tenancy.Tokens{Input: 1000, Output: 500}}); err != nil {
+			if _, err := v.store.Settle(v.ctx, tk, tenancy.Settlement{Cost: costNanos, Tokens: tenancy.Tokens{Input: 1000, Output: 500}}); err != nil {
 				t.Fatal(err)
 			}
 		}
