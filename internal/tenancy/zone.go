@@ -1,7 +1,6 @@
 package tenancy
 
 import (
-	"regexp"
 	"sync"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 const DefaultTimezone = "UTC"
 
 var (
-	zonePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`)
+	zonePattern = lazyRegexp(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$`)
 	zones       sync.Map // name -> *time.Location
 )
 
@@ -24,7 +23,7 @@ func LoadZone(name string) (*time.Location, error) {
 	if l, ok := zones.Load(name); ok {
 		return l.(*time.Location), nil
 	}
-	if name == "Local" || len(name) > 64 || !zonePattern.MatchString(name) {
+	if name == "Local" || len(name) > 64 || !zonePattern().MatchString(name) {
 		return nil, Validationf("timezone must be an IANA time zone name such as Europe/Paris or UTC")
 	}
 	l, err := time.LoadLocation(name)
