@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -139,10 +140,18 @@ func TestAlertsOverHTTP(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
+			for deadline := time.Now().Add(2 * time.Minute); ; {
 				r := s.do("POST", "/tenants/acme/agents/support/execute", adminKey, map[string]any{"query": "Help me reset my password"})
 				if r.status == 429 && r.str("error", "code") == "cost_limit_in_flight" {
-					time.Sleep(time.Millisecond) // as Retry-After says: the budget may free up
+					// As Retry-After says, the budget may free up; a short
+					// jittered pause keeps 200 retrying clients from starving
+					// the settlements they wait for, and a deadline turns a
+					// reservation that never frees into a failure, not a hang.
+					if time.Now().After(deadline) {
+						t.Error("still refused cost_limit_in_flight after 2 minutes")
+						return
+					}
+					time.Sleep(time.Duration(10+rand.IntN(20)) * time.Millisecond)
 					continue
 				}
 				if r.status == 200 {

@@ -2,6 +2,7 @@ package dynamostore_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -65,8 +66,16 @@ func TestAlertsExactlyOnce(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				_, err := svc.Execute(v.ctx, "acme", "support", query)
-				for errorIs(err, tenancy.ErrCostLimitInFlight) { // as Retry-After says: the budget may free up
-					time.Sleep(time.Millisecond)
+				// As Retry-After says, the budget may free up: retry after a
+				// short jittered pause (200 clients spinning would starve the
+				// settlements they wait for), until a deadline that turns a
+				// reservation that never frees into a failure, not a hang.
+				for deadline := time.Now().Add(2 * time.Minute); errorIs(err, tenancy.ErrCostLimitInFlight); {
+					if time.Now().After(deadline) {
+						t.Error("still refused cost_limit_in_flight after 2 minutes")
+						return
+					}
+					time.Sleep(time.Duration(10+rand.IntN(20)) * time.Millisecond)
 					_, err = svc.Execute(v.ctx, "acme", "support", query)
 				}
 				switch {

@@ -89,7 +89,7 @@ func PublicMessage(err error) string {
 }
 
 var (
-	urlLike  = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>()]*`)
+	urlLike = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>()]*`)
 	// A host name (starting with a letter, so "12:30" is not one) or a
 	// bracketed IPv6 address, with a port.
 	hostPort = regexp.MustCompile(`(?i)(\[[0-9a-f:.]+\]|\b[a-z][a-z0-9.-]*)(:\d{1,5})\b`)
