@@ -142,8 +142,9 @@ func (a *App) Authorizer(adminKeys []string) *api.AuthorizerHandler {
 // queue (the stack configures both).
 func (a *App) Reset(ctx context.Context, ev events.CloudWatchEvent) (tenancy.ResetSummary, error) {
 	sum, err := a.Service.DailyReset(ctx)
-	a.Logger.InfoContext(ctx, "daily reset", "event_id", ev.ID, "tenants", sum.Tenants, "archived", sum.Archived,
-		"applied", sum.Applied, "released", sum.Released, "open", sum.Open, "failed", len(sum.Failed))
+	a.Logger.InfoContext(ctx, "scheduled reset", "event_id", ev.ID, "tenants", sum.Tenants, "due", sum.Due,
+		"archived", sum.Archived, "applied", sum.Applied, "released", sum.Released, "open", sum.Open,
+		"failed", len(sum.Failed), "resumed", sum.Resumed, "skipped", sum.Skipped)
 	if err != nil {
 		return sum, err
 	}

@@ -307,28 +307,72 @@ func (s *Service) Reconcile(ctx context.Context, tenantID string) (ReconcileResu
 	return r, nil
 }
 
-// ResetSummary is what a scheduled daily reset did.
-type ResetSummary struct {
-	Tenants  int `json:"tenants"`
-	Archived int `json:"archived"`
-	ReconcileResult
-	Failed []string `json:"failed"`
+// ResetPageSize is how many tenants the scheduled reset reads at once (one
+// directory query and one BatchGetItem per page).
+const ResetPageSize = 100
+
+// ResetCheckpoint is the scheduled reset's progress in an hour: the page
+// token after the last page it finished, and whether the run finished.
+type ResetCheckpoint struct {
+	Hour   string `json:"hour"`
+	Cursor string `json:"cursor"`
+	Done   bool   `json:"done"`
 }
 
-// DailyReset rolls every tenant's window over to today and reconciles open
-// calls. It is safe to run twice and concurrently with executes; a tenant
-// that fails is reported and the others still run.
+// ResetSummary is what a scheduled reset run did.
+type ResetSummary struct {
+	Tenants  int `json:"tenants"`  // tenants read
+	Due      int `json:"due"`      // whose local midnight had passed since their window opened
+	Archived int `json:"archived"` // windows rolled over by this run
+	ReconcileResult
+	Failed  []string `json:"failed"`
+	Resumed bool     `json:"resumed"` // continued an earlier run of this hour that stopped
+	Skipped bool     `json:"skipped"` // this hour's run had already finished
+}
+
+// DailyReset is the scheduled reset, run every hour: it pages through the
+// tenants (ResetPageSize at a time, never one unbounded scan), rolls over
+// each one whose local midnight has passed since its window opened, and
+// reconciles the open calls of those and of tenants with reservations in
+// flight. After each page it saves a checkpoint, so a run that stopped (an
+// error, a timeout) resumes where it was when invoked again in the same
+// hour, and a finished hour's run does nothing when invoked again. Every
+// step is idempotent, so a run that repeats a page changes nothing twice.
+// A tenant that fails is reported and the others still run.
 func (s *Service) DailyReset(ctx context.Context) (ResetSummary, error) {
 	sum := ResetSummary{Failed: []string{}}
+	now := s.clock.Now()
+	hour := HourKey(now)
+	cp, err := s.store.ResetCheckpoint(ctx)
+	if err != nil {
+		return sum, err
+	}
 	token := ""
+	if cp.Hour == hour {
+		if cp.Done {
+			sum.Skipped = true
+			return sum, nil
+		}
+		token, sum.Resumed = cp.Cursor, cp.Cursor != ""
+	}
 	for {
-		page, next, err := s.store.ListTenants(ctx, 100, token)
+		page, next, err := s.store.ListTenants(ctx, ResetPageSize, token)
 		if err != nil {
 			return sum, err
 		}
 		for _, t := range page {
 			sum.Tenants++
-			archived, err := s.store.Rollover(ctx, t.TenantID, s.clock.Now(), false)
+			due := t.Usage.Day < t.Calendar().Day(now)
+			if !due && t.Usage.Reserved == 0 {
+				continue
+			}
+			if due {
+				sum.Due++
+			}
+			archived, err := false, error(nil)
+			if due {
+				archived, err = s.store.Rollover(ctx, t.TenantID, now, false)
+			}
 			var rr ReconcileResult
 			if err == nil {
 				rr, err = s.Reconcile(ctx, t.TenantID)
@@ -337,7 +381,7 @@ func (s *Service) DailyReset(ctx context.Context) (ResetSummary, error) {
 				if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 					return sum, err
 				}
-				s.log.ErrorContext(ctx, "daily reset failed for tenant", "tenant_id", t.TenantID, "error", err)
+				s.log.ErrorContext(ctx, "scheduled reset failed for tenant", "tenant_id", t.TenantID, "error", err)
 				sum.Failed = append(sum.Failed, t.TenantID)
 				continue
 			}
@@ -347,6 +391,12 @@ func (s *Service) DailyReset(ctx context.Context) (ResetSummary, error) {
 			sum.Applied += rr.Applied
 			sum.Released += rr.Released
 			sum.Open += rr.Open
+		}
+		// A run with failed tenants is not done: invoked again, it reads
+		// every tenant again (the others are no longer due).
+		cp = ResetCheckpoint{Hour: hour, Cursor: next, Done: next == "" && len(sum.Failed) == 0}
+		if err := s.store.SaveResetCheckpoint(ctx, cp); err != nil {
+			return sum, err
 		}
 		if next == "" {
 			return sum, nil

@@ -54,6 +54,10 @@ type Store interface {
 	// window is already today's (twice-run safe); a manual reset archives
 	// and zeroes today's settled counters. It reports whether it archived.
 	Rollover(ctx context.Context, tenantID string, now time.Time, manual bool) (bool, error)
+	// ResetCheckpoint reads the scheduled reset's progress (zero: none);
+	// SaveResetCheckpoint writes it.
+	ResetCheckpoint(ctx context.Context) (ResetCheckpoint, error)
+	SaveResetCheckpoint(ctx context.Context, cp ResetCheckpoint) error
 	// History returns archived days in [from, to] (YYYY-MM-DD), merged with
 	// the live window when it falls in the range.
 	History(ctx context.Context, tenantID, from, to string) ([]DayUsage, error)

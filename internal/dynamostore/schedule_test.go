@@ -1,0 +1,188 @@
+package dynamostore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/openclaw/tenancy/internal/dynamostore"
+	"github.com/openclaw/tenancy/internal/tenancy"
+)
+
+// simZones are 24 whole-hour zones: at the top of every UTC hour, one of
+// them reaches its midnight.
+func simZones() []string {
+	var z []string
+	for k := -12; k <= 11; k++ {
+		switch {
+		case k < 0:
+			z = append(z, fmt.Sprintf("Etc/GMT%d", k))
+		case k == 0:
+			z = append(z, "UTC")
+		default:
+			z = append(z, fmt.Sprintf("Etc/GMT+%d", k))
+		}
+	}
+	return z
+}
+
+// load writes n tenants straight into the table (BatchWriteItem, 25 items
+// a request), each with a window opened at opened in its zone.
+func (v *env) load(n int, opened time.Time) {
+	v.t.Helper()
+	zones := simZones()
+	var batch []types.WriteRequest
+	flush := func() {
+		for len(batch) > 0 {
+			out, err := v.db.BatchWriteItem(v.ctx, &dynamodb.BatchWriteItemInput{
+				RequestItems: map[string][]types.WriteRequest{*v.store.TableName(): batch}})
+			if err != nil {
+				v.t.Fatal(err)
+			}
+			batch = out.UnprocessedItems[*v.store.TableName()]
+		}
+	}
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("t%05d", i)
+		cfg := tenancy.NewTenantConfig(id)
+		cfg.Timezone = zones[i%len(zones)]
+		loc, err := tenancy.LoadZone(cfg.Timezone)
+		if err != nil {
+			v.t.Fatal(err)
+		}
+		day := tenancy.DayKey(opened, loc)
+		item, err := dynamostore.EncodeTenant(tenancy.Tenant{TenantConfig: cfg, IsActive: true, CreatedAt: opened, UpdatedAt: opened,
+			Usage: tenancy.Window{Day: day, Hour: tenancy.HourKey(opened), BudgetLeft: cfg.MaxCostPerDay, Month: tenancy.MonthKey(day)}})
+		if err != nil {
+			v.t.Fatal(err)
+		}
+		dir := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "TENANTS"},
+			"sk": &types.AttributeValueMemberS{Value: "TENANT#" + id}, "tenant_id": &types.AttributeValueMemberS{Value: id}}
+		batch = append(batch, types.WriteRequest{PutRequest: &types.PutRequest{Item: item}},
+			types.WriteRequest{PutRequest: &types.PutRequest{Item: dir}})
+		if len(batch) >= 24 {
+			flush()
+		}
+	}
+	flush()
+}
+
+// The hourly run rolls over only the tenants whose local midnight passed,
+// pages through them, finishes the hour once, and resumes after a failure.
+func TestHourlyReset(t *testing.T) {
+	each(t, func(t *testing.T, v *env) {
+		midnightUTC := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+		v.load(250, midnightUTC.Add(-time.Hour)) // the windows of the 23:00 run
+		v.clock.Set(midnightUTC)
+		failing := &failingStore{Store: v.store, failAfterPages: 1}
+		svc := tenancy.New(tenancy.Options{Store: failing, Clock: v.clock, Catalog: v.svc.Catalog()})
+		sum, err := svc.DailyReset(v.ctx)
+		if !errors.Is(err, errListing) {
+			t.Fatalf("err = %v, want the listing failure", err)
+		}
+		eq(t, "tenants read before the failure", sum.Tenants, 100)
+		// UTC is every 24th tenant from t00012: 4 of the first 100.
+		eq(t, "due in the first page", sum.Due, 4)
+		sum, err = svc.DailyReset(v.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "resumed", sum.Resumed, true)
+		eq(t, "tenants read by the resumed run", sum.Tenants, 150)
+		eq(t, "due in the rest", sum.Due, 6)
+		eq(t, "archived in the rest", sum.Archived, 6)
+		sum, err = svc.DailyReset(v.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "the hour is done", sum.Skipped, true)
+		v.clock.Set(midnightUTC.Add(time.Hour)) // midnight in Etc/GMT+1 (UTC-1)
+		sum, err = svc.DailyReset(v.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "tenants", sum.Tenants, 250)
+		eq(t, "due at 01:00Z (UTC-1)", sum.Due, 10)
+		tn, err := svc.GetTenant(v.ctx, "t00013")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "UTC-1 tenant's new day", tn.Usage.Day, "2026-11-29")
+	})
+}
+
+var errListing = errors.New("listing failed")
+
+// failingStore fails ListTenants after some pages, once.
+type failingStore struct {
+	*dynamostore.Store
+	failAfterPages int
+	pages          int
+}
+
+func (f *failingStore) ListTenants(ctx context.Context, limit int, token string) ([]tenancy.Tenant, string, error) {
+	f.pages++
+	if f.pages == f.failAfterPages+1 {
+		return nil, "", errListing
+	}
+	return f.Store.ListTenants(ctx, limit, token)
+}
+
+// TestResetSimulation measures the hourly run over TENANCY_SIM_TENANTS
+// tenants (default 96) in 24 zones on the embedded store: one run at the
+// top of an hour (1/24 of them due) and, up to 1,000 tenants, one after a
+// day without runs (every one due). README's numbers: TENANCY_SIM_TENANTS=10000.
+func TestResetSimulation(t *testing.T) {
+	n := 96
+	if s := os.Getenv("TENANCY_SIM_TENANTS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 24 {
+			t.Fatalf("TENANCY_SIM_TENANTS=%q", s)
+		}
+	}
+	v := newEnv(t, engines[0])
+	midnightUTC := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	start := time.Now()
+	v.load(n, midnightUTC.Add(-time.Hour))
+	t.Logf("loaded %d tenants in %v", n, time.Since(start))
+	run := func(at time.Time, wantDue int) {
+		v.clock.Set(at)
+		v.counter.Reset()
+		start := time.Now()
+		sum, err := v.svc.DailyReset(v.ctx)
+		elapsed := time.Since(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "tenants", sum.Tenants, n)
+		eq(t, "due", sum.Due, wantDue)
+		eq(t, "archived", sum.Archived, wantDue)
+		req := v.counter.Reads() + v.counter.Writes()
+		t.Logf("SIM at %s: %d tenants, %d due: run %v (%.1f µs per tenant); DynamoDB requests %d = %.4f per tenant (%d reads, %d writes) %v",
+			at.Format(time.RFC3339), n, wantDue, elapsed.Round(time.Millisecond), float64(elapsed.Microseconds())/float64(n),
+			req, float64(req)/float64(n), v.counter.Reads(), v.counter.Writes(), v.counter.ByOperation())
+		v.counter.Reset()
+		sum, err = v.svc.DailyReset(v.ctx)
+		if err != nil || !sum.Skipped {
+			t.Fatalf("second run of the hour: %+v, %v", sum, err)
+		}
+		eq(t, "requests of a finished hour's second run", v.counter.Reads()+v.counter.Writes(), 1)
+	}
+	zonesDue := 0
+	for i := 0; i < n; i++ {
+		if i%24 == 12 { // UTC
+			zonesDue++
+		}
+	}
+	run(midnightUTC, zonesDue)
+	if n <= 1000 { // minidyn snapshots the table in every transaction: slow on a big table
+		run(midnightUTC.Add(25*time.Hour), n)
+	}
+}
