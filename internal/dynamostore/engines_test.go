@@ -120,10 +120,12 @@ func repeated(t *testing.T, f func(t *testing.T, v *env)) {
 
 // fakeModel is a provider with fixed usage per call, or a fixed error.
 type fakeModel struct {
-	mu    sync.Mutex
-	usage provider.Usage
-	err   error
-	calls int
+	mu      sync.Mutex
+	usage   provider.Usage
+	err     error
+	calls   int
+	content string           // the answer ("" : "answer to <query>")
+	last    provider.Request // the last request
 }
 
 func (f *fakeModel) Name() string { return "fake" }
@@ -132,13 +134,24 @@ func (f *fakeModel) Complete(ctx context.Context, r provider.Request) (provider.
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	f.last = r
 	if f.err != nil {
 		return provider.Response{}, f.err
 	}
-	return provider.Response{Content: "answer to " + r.Query, Provider: "fake", Usage: f.usage}, nil
+	content := "answer to " + r.Query
+	if f.content != "" {
+		content = f.content
+	}
+	return provider.Response{Content: content, Provider: "fake", Usage: f.usage}, nil
 }
 
 func (f *fakeModel) Route(string) (provider.Provider, string, error) { return f, "", nil }
+
+func (f *fakeModel) lastRequest() provider.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
 
 func (f *fakeModel) set(u provider.Usage, err error) {
 	f.mu.Lock()

@@ -201,11 +201,12 @@ type tenantItem struct {
 	// Alerts: the thresholds ("80,100"), and per period the highest one
 	// sent and the room before the next (a_*_room = next threshold's
 	// amount - spend, kept by the same ADDs as the spend).
-	AlertPcts string `dynamodbav:"alert_pcts"`
-	ADPct     int    `dynamodbav:"a_d_pct"`
-	ADRoom    int64  `dynamodbav:"a_d_room"`
-	AMPct     int    `dynamodbav:"a_m_pct"`
-	AMRoom    int64  `dynamodbav:"a_m_room"`
+	AlertPcts  string `dynamodbav:"alert_pcts"`
+	ADPct      int    `dynamodbav:"a_d_pct"`
+	ADRoom     int64  `dynamodbav:"a_d_room"`
+	AMPct      int    `dynamodbav:"a_m_pct"`
+	AMRoom     int64  `dynamodbav:"a_m_room"`
+	SessionTTL int    `dynamodbav:"session_ttl_days,omitempty"`
 	counters
 }
 
@@ -227,7 +228,8 @@ func encodeTenant(t tenancy.Tenant) (map[string]types.AttributeValue, error) {
 		WDay: t.Usage.Day, HKey: t.Usage.Hour, Budget: int64(t.Usage.BudgetLeft),
 		Tz: t.Timezone, TzPrev: t.PrevTimezone, MaxCostMonth: int64(t.MonthCap()), MCapped: t.MaxCostPerMonth != nil,
 		MKey: t.Usage.Month, MBudget: int64(t.Usage.MonthBudget),
-		AlertPcts: tenancy.FormatThresholds(t.AlertThresholdsPct),
+		AlertPcts:  tenancy.FormatThresholds(t.AlertThresholdsPct),
+		SessionTTL: t.SessionTTLDays,
 	}
 	as := tenancy.InitialAlerts(t.TenantConfig)
 	it.ADRoom, it.AMRoom = int64(as.DayRoom), int64(as.MonthRoom)
@@ -253,6 +255,7 @@ func decodeTenant(item map[string]types.AttributeValue) (tenancy.Tenant, tenantI
 			AllowedTools: it.AllowedTools.list(), Metadata: md, Timezone: it.Tz,
 			OpenClawGatewayURL: it.GatewayURL, OpenClawTokenSecret: it.GatewaySecret,
 			AlertThresholdsPct: tenancy.ParseThresholds(it.AlertPcts),
+			SessionTTLDays:     it.SessionTTL,
 		},
 		PrevTimezone: it.TzPrev, TimezoneFrom: parseTime(it.TzFrom),
 		IsActive: it.IsActive, AgentCount: it.AgentCount, TotalQueries: it.TotalQueries,
@@ -273,6 +276,9 @@ func decodeTenant(item map[string]types.AttributeValue) (tenancy.Tenant, tenantI
 	}
 	if t.Timezone == "" { // an item written before timezones
 		t.Timezone = tenancy.DefaultTimezone
+	}
+	if t.SessionTTLDays == 0 { // stored before sessions existed
+		t.SessionTTLDays = tenancy.DefaultSessionTTLDays
 	}
 	t.Usage.PriceVersion, _ = priceVersions(item)
 	return t, it, nil
@@ -352,6 +358,7 @@ type agentItem struct {
 	LLMModel        string   `dynamodbav:"llm_model"`
 	Tools           []string `dynamodbav:"tools,omitempty"`
 	MaxOutputTokens int      `dynamodbav:"max_output_tokens"`
+	MaxHistoryTurns *int     `dynamodbav:"max_history_turns"` // nil: stored before sessions existed
 	CreatedAt       string   `dynamodbav:"created_at"`
 }
 
@@ -359,7 +366,7 @@ func encodeAgent(a tenancy.Agent) (map[string]types.AttributeValue, error) {
 	return attributevalue.MarshalMap(agentItem{
 		PK: tenantPK(a.TenantID), SK: agentSK(a.AgentID), Type: "agent", TenantID: a.TenantID, AgentID: a.AgentID,
 		Name: a.Name, SystemPrompt: a.SystemPrompt, LLMModel: a.LLMModel, Tools: nilIfEmpty(a.Tools),
-		MaxOutputTokens: a.MaxOutputTokens, CreatedAt: nowString(a.CreatedAt),
+		MaxOutputTokens: a.MaxOutputTokens, MaxHistoryTurns: &a.MaxHistoryTurns, CreatedAt: nowString(a.CreatedAt),
 	})
 }
 
@@ -368,9 +375,13 @@ func decodeAgent(item map[string]types.AttributeValue) (tenancy.Agent, error) {
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return tenancy.Agent{}, tenancy.Unavailable(err)
 	}
+	turns := tenancy.DefaultMaxHistoryTurns
+	if it.MaxHistoryTurns != nil {
+		turns = *it.MaxHistoryTurns
+	}
 	return tenancy.Agent{
 		AgentConfig: tenancy.AgentConfig{AgentID: it.AgentID, Name: it.Name, SystemPrompt: it.SystemPrompt,
-			LLMModel: it.LLMModel, Tools: nonNil(it.Tools), MaxOutputTokens: it.MaxOutputTokens},
+			LLMModel: it.LLMModel, Tools: nonNil(it.Tools), MaxOutputTokens: it.MaxOutputTokens, MaxHistoryTurns: turns},
 		TenantID: it.TenantID, CreatedAt: parseTime(it.CreatedAt),
 	}, nil
 }

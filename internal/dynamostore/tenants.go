@@ -192,6 +192,7 @@ func (s *Store) UpdateTenant(ctx context.Context, tenantID string, now time.Time
 			Set(expression.Name("metadata"), expression.Value(string(meta))).
 			Set(expression.Name("oc_gateway_url"), expression.Value(cfg.OpenClawGatewayURL)).
 			Set(expression.Name("oc_gateway_secret"), expression.Value(cfg.OpenClawTokenSecret)).
+			Set(expression.Name("session_ttl_days"), expression.Value(cfg.SessionTTLDays)).
 			Set(expression.Name("updated_at"), expression.Value(nowString(now))).
 			Add(expression.Name("cfg_rev"), expression.Value(1)).
 			Add(expression.Name("rev"), expression.Value(1))

@@ -76,7 +76,7 @@ func (c *Anthropic) Complete(ctx context.Context, req Request) (Response, error)
 		return Response{}, err
 	}
 	body := anthropicRequest{Model: modelID(req), MaxTokens: req.MaxTokens, System: req.SystemPrompt,
-		Messages: []chatMessage{{Role: "user", Content: req.Query}}}
+		Messages: append(append([]chatMessage{}, req.History...), chatMessage{Role: "user", Content: req.Query})}
 	header := http.Header{}
 	header.Set("x-api-key", c.key)
 	header.Set("anthropic-version", AnthropicVersion)

@@ -54,11 +54,8 @@ func (b *Bedrock) Complete(ctx context.Context, req Request) (Response, error) {
 		return Response{}, fmt.Errorf("bedrock: max_tokens %d is out of range: %w", req.MaxTokens, ErrUpstream)
 	}
 	in := &bedrockruntime.ConverseInput{
-		ModelId: aws.String(modelID(req)),
-		Messages: []types.Message{{
-			Role:    types.ConversationRoleUser,
-			Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: req.Query}},
-		}},
+		ModelId:         aws.String(modelID(req)),
+		Messages:        converseMessages(req),
 		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(req.MaxTokens))},
 	}
 	if req.SystemPrompt != "" {
@@ -149,4 +146,18 @@ func parseConverse(co *bedrockruntime.ConverseOutput) (Response, error) {
 		CacheReadTokens: int64(aws.ToInt32(u.CacheReadInputTokens)), CacheWriteTokens: int64(aws.ToInt32(u.CacheWriteInputTokens))}
 	// Implausible counts are the domain's to judge (tenancy's usage rule).
 	return Response{Content: b.String(), Provider: "bedrock", Usage: usage}, nil
+}
+
+// converseMessages is the history, then the query, as Converse messages.
+func converseMessages(req Request) []types.Message {
+	msgs := make([]types.Message, 0, len(req.History)+1)
+	for _, m := range req.History {
+		role := types.ConversationRoleUser
+		if m.Role == "assistant" {
+			role = types.ConversationRoleAssistant
+		}
+		msgs = append(msgs, types.Message{Role: role, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: m.Content}}})
+	}
+	return append(msgs, types.Message{Role: types.ConversationRoleUser,
+		Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: req.Query}}})
 }

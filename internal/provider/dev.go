@@ -24,6 +24,13 @@ func (Dev) Complete(ctx context.Context, req Request) (Response, error) {
 	h := fnv.New32a()
 	h.Write([]byte(req.SystemPrompt + "\x00" + req.Query))
 	content := fmt.Sprintf("[dev reply %08x from %s] You asked: %s", h.Sum32(), req.Model, req.Query)
+	in := DevTokens(req.SystemPrompt) + DevTokens(req.Query)
+	if len(req.History) > 0 {
+		content += fmt.Sprintf(" (after %d earlier messages)", len(req.History))
+		for _, m := range req.History {
+			in += DevTokens(m.Content)
+		}
+	}
 	out := DevTokens(content)
 	if req.MaxTokens > 0 && out > int64(req.MaxTokens) {
 		// Truncate like a real model would at max_tokens.
@@ -34,7 +41,7 @@ func (Dev) Complete(ctx context.Context, req Request) (Response, error) {
 		Content:  content,
 		Provider: "dev",
 		Usage: Usage{
-			InputTokens:  DevTokens(req.SystemPrompt) + DevTokens(req.Query),
+			InputTokens:  in,
 			OutputTokens: out,
 		},
 	}, nil

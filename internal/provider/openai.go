@@ -65,7 +65,12 @@ type OpenAI struct {
 	resolveToken                  func(ctx context.Context, name string) (string, error)
 	tenantGateways                bool
 	opts                          Options
+	sessions                      bool // the server keeps conversations (OpenClaw)
 }
+
+// KeepsSessions implements SessionKeeper: the OpenClaw gateway remembers a
+// conversation by its session key.
+func (c *OpenAI) KeepsSessions() bool { return c.sessions }
 
 // NewOpenAI builds an OpenAI-compatible client.
 func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
@@ -146,6 +151,14 @@ func NewOpenClaw(gatewayURL, token string, opts Options) (*OpenAI, error) {
 // lowercase (the gateway lowercases agent ids); no client header is ever
 // forwarded. A request with a Gateway goes to the tenant's own gateway.
 func NewOpenClawGateway(cfg OpenClawConfig) (*OpenAI, error) {
+	c, err := newOpenClawGateway(cfg)
+	if c != nil {
+		c.sessions = true
+	}
+	return c, err
+}
+
+func newOpenClawGateway(cfg OpenClawConfig) (*OpenAI, error) {
 	return NewOpenAI(OpenAIConfig{
 		Name:           "openclaw",
 		BaseURL:        strings.TrimRight(cfg.URL, "/") + "/v1",
@@ -192,10 +205,7 @@ func (c *OpenAI) Name() string { return c.name }
 // Endpoint is the URL the client posts to, without credentials.
 func (c *OpenAI) Endpoint() string { return RedactURL(c.endpoint) }
 
-type chatMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
+type chatMessage = Message
 
 type chatResponse struct {
 	Choices []struct {
@@ -226,6 +236,9 @@ func (c *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 	var msgs []chatMessage
 	if req.SystemPrompt != "" {
 		msgs = append(msgs, chatMessage{Role: "system", Content: req.SystemPrompt})
+	}
+	if !c.sessions {
+		msgs = append(msgs, req.History...)
 	}
 	msgs = append(msgs, chatMessage{Role: "user", Content: req.Query})
 	body := map[string]any{"model": model, "messages": msgs, c.maxField: req.MaxTokens}

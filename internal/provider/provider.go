@@ -25,6 +25,22 @@ type Request struct {
 	SystemPrompt string
 	Query        string
 	MaxTokens    int
+	// History is the conversation so far, oldest first ("user" and
+	// "assistant" messages), sent between the system prompt and Query.
+	History []Message
+}
+
+// Message is one message of a conversation.
+type Message struct {
+	Role    string `json:"role"` // "user" or "assistant"
+	Content string `json:"content"`
+}
+
+// SessionKeeper is implemented by providers that remember a conversation
+// themselves (the OpenClaw gateway): the platform sends them only the new
+// query with Request.SessionID.
+type SessionKeeper interface {
+	KeepsSessions() bool
 }
 
 // Gateway is a tenant's own OpenClaw gateway: its URL, and the name of the

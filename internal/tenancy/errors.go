@@ -28,6 +28,7 @@ const (
 	CodeModelNotAllowed   Code = "model_not_allowed"
 	CodeToolNotAllowed    Code = "tool_not_allowed"
 	CodeUnavailable       Code = "store_unavailable"
+	CodeSessionNotFound   Code = "session_not_found"
 )
 
 // Error is the one error type of the domain. Message is the exact text a
@@ -68,6 +69,7 @@ var (
 	ErrModelNotAllowed   = &Error{Code: CodeModelNotAllowed}
 	ErrToolNotAllowed    = &Error{Code: CodeToolNotAllowed}
 	ErrUnavailable       = &Error{Code: CodeUnavailable}
+	ErrSessionNotFound   = &Error{Code: CodeSessionNotFound}
 )
 
 func newErr(code Code, format string, args ...any) *Error {
@@ -162,4 +164,9 @@ func UnknownModel(model string) *Error {
 // Unavailable wraps a storage failure (HTTP 503); the cause stays internal.
 func Unavailable(cause error) *Error {
 	return &Error{Code: CodeUnavailable, Message: "The tenancy store is temporarily unavailable; retry later", Cause: cause}
+}
+
+// SessionNotFound is "Session 'u-42' not found for agent 'support'".
+func SessionNotFound(sessionID, agentID string) *Error {
+	return newErr(CodeSessionNotFound, "Session '%s' not found for agent '%s'", sessionID, agentID)
 }

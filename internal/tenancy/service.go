@@ -241,24 +241,63 @@ type Result struct {
 	Cost     Money          `json:"cost_usd"`
 	// Overage is the part of Cost above the call's reservation (charged in
 	// full, and counted in the day's overage_usd).
-	Overage Money  `json:"overage_usd"`
-	CallID  string `json:"call_id"`
+	Overage   Money  `json:"overage_usd"`
+	CallID    string `json:"call_id"`
+	SessionID string `json:"session_id,omitempty"`
+}
+
+// Input is one execute's request beyond the agent.
+type Input struct {
+	Query string
+	// SessionID selects a platform session: its turns are sent before the
+	// query and the answered turn is appended ("" for none).
+	SessionID string
+	// System is added after the agent's system prompt ("" for none).
+	System string
+	// Messages is a conversation the client sends itself (the
+	// OpenAI-compatible endpoint without a session), before Query.
+	Messages []provider.Message
+	// MaxTokens may lower the agent's max_output_tokens (0: the agent's).
+	MaxTokens int
 }
 
 // Execute runs a tenant's agent on a query, with quota enforcement.
 func (s *Service) Execute(ctx context.Context, tenantID, agentID, query string) (Result, error) {
+	return s.ExecuteInput(ctx, tenantID, agentID, Input{Query: query})
+}
+
+// ExecuteInput runs a tenant's agent on an input, with quota enforcement.
+func (s *Service) ExecuteInput(ctx context.Context, tenantID, agentID string, in Input) (Result, error) {
 	a, err := s.GetAgent(ctx, tenantID, agentID)
 	if err != nil {
 		return Result{}, err
 	}
-	return s.ExecuteAgent(ctx, a, query)
+	return s.Run(ctx, a, in)
 }
 
-// ExecuteAgent runs an agent whose config the caller already has: admit
-// (reserve the worst case), call the model, settle the exact cost.
+// ExecuteAgent runs an agent whose config the caller already has.
 func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Result, error) {
-	if query == "" || len(query) > MaxQueryBytes || !validUTF8(query) {
+	return s.Run(ctx, a, Input{Query: query})
+}
+
+// Run executes an agent: read the session (if any), admit (reserve the
+// worst case of everything sent), call the model, settle the exact cost,
+// append the turn to the session.
+func (s *Service) Run(ctx context.Context, a Agent, in Input) (Result, error) {
+	if in.Query == "" || len(in.Query) > MaxQueryBytes || !validUTF8(in.Query) {
 		return Result{}, Validationf("query must be 1 to %d bytes of UTF-8", MaxQueryBytes)
+	}
+	if in.SessionID != "" {
+		if err := CheckSessionID(in.SessionID); err != nil {
+			return Result{}, err
+		}
+	}
+	maxTokens := a.MaxOutputTokens
+	if in.MaxTokens < 0 {
+		return Result{}, Validationf("max_tokens must be positive")
+	}
+	if in.MaxTokens > 0 && in.MaxTokens < maxTokens {
+		maxTokens = in.MaxTokens
 	}
 	model, ok := s.catalog.Lookup(a.LLMModel)
 	if !ok {
@@ -268,9 +307,36 @@ func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Resu
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", provider.ErrUpstream, err)
 	}
+	keeps := false
+	if k, ok := p.(provider.SessionKeeper); ok {
+		keeps = k.KeepsSessions()
+	}
+	var sess Session
+	history := in.Messages
+	if in.SessionID != "" {
+		sess, err = s.store.GetSession(ctx, SessionKey{TenantID: a.TenantID, AgentID: a.AgentID, SessionID: in.SessionID})
+		if err != nil {
+			return Result{}, err
+		}
+		if !keeps && sess.Live(s.clock.Now()) {
+			history = make([]provider.Message, 0, 2*len(sess.Turns))
+			for _, t := range sess.Turns {
+				history = append(history, provider.Message{Role: "user", Content: t.Query},
+					provider.Message{Role: "assistant", Content: t.Answer})
+			}
+		}
+	}
+	system := a.SystemPrompt
+	if in.System != "" {
+		system += "\n\n" + in.System
+	}
+	var histBytes int64
+	for _, m := range history {
+		histBytes += int64(len(m.Content)) + HistoryMessageOverheadTokens
+	}
 	req := provider.Request{
 		Model: a.LLMModel, ProviderModelID: providerModelID, AgentID: a.NamespacedID(),
-		SystemPrompt: a.SystemPrompt, Query: query, MaxTokens: a.MaxOutputTokens,
+		SystemPrompt: system, Query: in.Query, MaxTokens: maxTokens, History: history, SessionID: in.SessionID,
 	}
 	if ts, ok := p.(provider.TenantScoped); ok && ts.TenantGateways() {
 		// The tenant may have its own gateway: one read more, only here.
@@ -282,10 +348,10 @@ func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Resu
 			req.Gateway = &provider.Gateway{URL: t.OpenClawGatewayURL, TokenSecret: t.OpenClawTokenSecret}
 		}
 	}
+	reserve := ReserveRun(model, system, in.Query, maxTokens) + Money(model.CallsPerRun())*Money(histBytes*model.Price.MaxInput())
 	ticket, err := s.store.Admit(ctx, Admission{
 		TenantID: a.TenantID, AgentID: a.AgentID, Model: a.LLMModel, Tools: a.Tools,
-		Reserve: ReserveRun(model, a.SystemPrompt, query, a.MaxOutputTokens),
-		CallID:  s.newID(), Now: s.clock.Now(),
+		Reserve: reserve, CallID: s.newID(), Now: s.clock.Now(),
 	})
 	if err != nil {
 		return Result{}, err
@@ -319,8 +385,33 @@ func (s *Service) ExecuteAgent(ctx context.Context, a Agent, query string) (Resu
 		s.log.WarnContext(ctx, "call cost above its reservation (overage)", "tenant_id", a.TenantID, "agent_id", a.AgentID,
 			"call_id", ticket.CallID, "reserve_nanos", int64(ticket.Reserve), "cost_nanos", int64(st.Cost), "overage_nanos", int64(over))
 	}
-	return Result{Content: resp.Content, AgentID: a.NamespacedID(), Model: a.LLMModel,
-		Provider: resp.Provider, Usage: resp.Usage, Cost: st.Cost, Overage: over, CallID: ticket.CallID}, nil
+	res := Result{Content: resp.Content, AgentID: a.NamespacedID(), Model: a.LLMModel,
+		Provider: resp.Provider, Usage: resp.Usage, Cost: st.Cost, Overage: over, CallID: ticket.CallID, SessionID: in.SessionID}
+	if in.SessionID != "" {
+		s.appendTurn(ctx, sess, a, Turn{Query: in.Query, Answer: resp.Content, Tokens: st.Tokens, Cost: st.Cost,
+			CallID: ticket.CallID, At: s.clock.Now()})
+	}
+	return res, nil
+}
+
+// appendTurn appends an answered turn to its session even if the client has
+// gone, retrying a failing store for most of SettleTimeout. The call is
+// already charged, so a turn that still cannot be written is logged with
+// its call id and the answer is returned all the same.
+func (s *Service) appendTurn(ctx context.Context, sess Session, a Agent, t Turn) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.settleTimeout)
+	defer cancel()
+	var err error
+	for attempt := 0; ; attempt++ {
+		if _, err = s.store.AppendTurn(actx, sess, t, a.MaxHistoryTurns); err == nil {
+			return
+		}
+		if !retrySleep(actx, attempt) {
+			break
+		}
+	}
+	s.log.ErrorContext(ctx, "appending a session turn failed", "tenant_id", a.TenantID, "agent_id", a.AgentID,
+		"session_id", sess.SessionID, "call_id", t.CallID, "error", err)
 }
 
 // settle applies a settlement even if the client has gone. Settling is

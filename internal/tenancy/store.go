@@ -61,6 +61,9 @@ type Store interface {
 	// History returns archived days in [from, to] (YYYY-MM-DD), merged with
 	// the live window when it falls in the range.
 	History(ctx context.Context, tenantID, from, to string) ([]DayUsage, error)
+
+	// Sessions (conversations) live on the same table.
+	SessionStore
 }
 
 // Admission asks to admit one call.

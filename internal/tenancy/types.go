@@ -137,6 +137,8 @@ type TenantConfig struct {
 	// AlertThresholdsPct are the shares of a cap (1-100, sorted) whose
 	// crossing raises one alert per period.
 	AlertThresholdsPct []int `json:"alert_thresholds_pct"`
+	// SessionTTLDays is how long a session lives after its last turn.
+	SessionTTLDays int `json:"session_ttl_days"`
 }
 
 // MonthCap is the monthly budget, 0 when there is none.
@@ -179,6 +181,7 @@ func NewTenantConfig(tenantID string) TenantConfig {
 		Metadata:           Metadata{},
 		Timezone:           DefaultTimezone,
 		AlertThresholdsPct: DefaultAlertThresholds(),
+		SessionTTLDays:     DefaultSessionTTLDays,
 	}
 }
 
@@ -199,6 +202,7 @@ type TenantPatch struct {
 	OpenClawGatewayURL  *string `json:"openclaw_gateway_url"`
 	OpenClawTokenSecret *string `json:"openclaw_gateway_token_secret"`
 	AlertThresholds     *[]int  `json:"alert_thresholds_pct"`
+	SessionTTLDays      *int    `json:"session_ttl_days"`
 }
 
 // OptionalMoney is a patch field that may be set to null: Set says the
@@ -261,6 +265,9 @@ func (p TenantPatch) Apply(c *TenantConfig) {
 	if p.AlertThresholds != nil {
 		c.AlertThresholdsPct = normalThresholds(*p.AlertThresholds)
 	}
+	if p.SessionTTLDays != nil {
+		c.SessionTTLDays = *p.SessionTTLDays
+	}
 }
 
 // secretNamePattern fits both a Secrets Manager secret name and an
@@ -302,6 +309,8 @@ func (c TenantConfig) Validate() error {
 		return Validationf("max_cost_usd_per_day must be between 0 and %s", MaxMoney.Decimal())
 	case c.MaxCostPerMonth != nil && (*c.MaxCostPerMonth < 0 || *c.MaxCostPerMonth > MaxMoney):
 		return Validationf("max_cost_usd_per_month must be null or between 0 and %s", MaxMoney.Decimal())
+	case c.SessionTTLDays < 1 || c.SessionTTLDays > MaxSessionTTLDays:
+		return Validationf("session_ttl_days must be between 1 and %d", MaxSessionTTLDays)
 	}
 	if _, err := LoadZone(c.Timezone); err != nil {
 		return err
@@ -441,6 +450,7 @@ type AgentConfig struct {
 	LLMModel        string   `json:"llm_model"`
 	Tools           []string `json:"tools"`
 	MaxOutputTokens int      `json:"max_output_tokens"`
+	MaxHistoryTurns int      `json:"max_history_turns"`
 }
 
 // NewAgentConfig returns the seed's agent defaults for an agent id.
@@ -452,6 +462,7 @@ func NewAgentConfig(agentID string) AgentConfig {
 		LLMModel:        DefaultModel,
 		Tools:           []string{},
 		MaxOutputTokens: DefaultMaxOutputTokens,
+		MaxHistoryTurns: DefaultMaxHistoryTurns,
 	}
 }
 
@@ -469,6 +480,8 @@ func (a AgentConfig) Validate() error {
 		return Validationf("llm_model must match ^[a-zA-Z0-9_.:/@+-]{1,128}$")
 	case a.MaxOutputTokens < 1 || a.MaxOutputTokens > MaxOutputTokensLimit:
 		return Validationf("max_output_tokens must be between 1 and %d", MaxOutputTokensLimit)
+	case a.MaxHistoryTurns < 0 || a.MaxHistoryTurns > MaxHistoryTurnsLimit:
+		return Validationf("max_history_turns must be between 0 and %d", MaxHistoryTurnsLimit)
 	}
 	return checkNames("tools", a.Tools)
 }
