@@ -29,8 +29,10 @@ var (
 	errMissingKey = errorf(http.StatusUnauthorized, "unauthorized", "Missing API key: send Authorization: Bearer <key>")
 	errBadKey     = errorf(http.StatusUnauthorized, "unauthorized", "Invalid or revoked API key")
 	errAdminOnly  = errorf(http.StatusForbidden, "forbidden", "This route needs the admin key")
-	errNotFound   = errorf(http.StatusNotFound, "not_found", "No such route")
-	errTooLarge   = errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than 65536 bytes")
+	// errTenantKeyOnly: the OpenAI-compatible routes are for tenants' apps.
+	errTenantKeyOnly = errorf(http.StatusForbidden, "forbidden", "This route needs a tenant key (the admin key is not accepted here)")
+	errNotFound      = errorf(http.StatusNotFound, "not_found", "No such route")
+	errTooLarge      = errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than 65536 bytes")
 )
 
 func errOtherTenant(tenantID string) *Error {
@@ -55,6 +57,7 @@ var statusOf = map[tenancy.Code]int{
 	tenancy.CodeModelNotAllowed:   http.StatusForbidden,
 	tenancy.CodeToolNotAllowed:    http.StatusForbidden,
 	tenancy.CodeUnavailable:       http.StatusServiceUnavailable,
+	tenancy.CodeSessionNotFound:   http.StatusNotFound,
 }
 
 // ErrorCode is the machine-readable code of an error response.
@@ -105,6 +108,32 @@ func toProblem(err error) problem {
 		return problem{status: http.StatusBadGateway, code: "provider_error", message: provider.PublicMessage(err)}
 	}
 	return problem{status: http.StatusInternalServerError, code: "internal_error", message: "Internal error"}
+}
+
+// ErrorType is the error's class in OpenAI's and Anthropic's vocabulary
+// ("type" in every error body), from its status, so one shape serves the
+// platform's routes and the OpenAI-compatible ones.
+func ErrorType(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "authentication_error"
+	case http.StatusForbidden:
+		return "permission_error"
+	case http.StatusNotFound:
+		return "not_found_error"
+	case http.StatusConflict:
+		return "conflict_error"
+	case http.StatusRequestEntityTooLarge:
+		return "request_too_large"
+	case http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case http.StatusServiceUnavailable:
+		return "overloaded_error"
+	}
+	if status >= 500 {
+		return "api_error"
+	}
+	return "invalid_request_error"
 }
 
 func (p problem) headers() map[string]string {

@@ -184,7 +184,11 @@ type rawBody struct {
 func (h *Handler) authorize(r *request) error {
 	p := r.principal
 	switch {
-	case r.route.Access == Public, p.Role == auth.RoleAdmin:
+	case r.route.Access == Public:
+		return nil
+	case p.Role == auth.RoleAdmin && r.route.Access == TenantKey:
+		return errTenantKeyOnly
+	case p.Role == auth.RoleAdmin:
 		return nil
 	case p.Role == "": // no Authorization header: the authorizer did not run
 		return errMissingKey
@@ -194,6 +198,8 @@ func (h *Handler) authorize(r *request) error {
 		return nil
 	case r.route.Access == AdminOnly:
 		return errAdminOnly
+	case r.route.Access == TenantKey:
+		return nil
 	case p.TenantID != r.param("tenant_id"):
 		return errOtherTenant(r.param("tenant_id"))
 	}

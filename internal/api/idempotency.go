@@ -67,6 +67,9 @@ func (h *Handler) idempotent(next handlerFunc) handlerFunc {
 		if err != nil {
 			return 0, nil, err
 		}
+		if WantsStream(r.header("Accept"), body) { // a stream is not replayable
+			return next(ctx, r)
+		}
 		tenantID := r.param("tenant_id")
 		if err := tenancy.CheckTenantID(tenantID); err != nil {
 			return 0, nil, err

@@ -83,9 +83,26 @@ var docs = map[string]Doc{
 		Response: AgentView{}, Status: 200},
 	"DELETE /tenants/{tenant_id}/agents/{agent_id}": {ID: "deleteAgent", Summary: "Delete an agent",
 		Status: 204},
-	"POST /tenants/{tenant_id}/agents/{agent_id}/execute": {ID: "executeAgent", Summary: "Execute an agent with quota enforcement",
-		Request: executeBody{}, Response: tenancy.Result{}, Status: 200, Errors: []int{429, 502, 504},
-		Idempotent: true, RetryAfter: true},
+	"POST /tenants/{tenant_id}/agents/{agent_id}/execute": {ID: "executeAgent",
+		Summary: "Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: " +
+			"text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)",
+		Request: executeBody{}, Response: tenancy.Result{}, Text: []string{"text/event-stream"}, Status: 200,
+		Errors: []int{429, 502, 504}, Idempotent: true, RetryAfter: true},
+	"GET /tenants/{tenant_id}/agents/{agent_id}/sessions": {ID: "listSessions",
+		Summary: "List an agent's live sessions in id order (paged)", Response: SessionList{}, Status: 200, Query: []Param{
+			{"limit", "page size", intRange(1, 100)},
+			{"next_token", "the next_token of the previous page", openapi3.NewStringSchema()}}},
+	"GET /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id}": {ID: "getSession",
+		Summary: "A session's transcript (its last max_history_turns turns)", Response: SessionView{}, Status: 200},
+	"DELETE /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id}": {ID: "deleteSession",
+		Summary: "Delete a session", Status: 204},
+	"POST /v1/chat/completions": {ID: "createChatCompletion",
+		Summary: "OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a " +
+			"session; stream: true answers chat.completion.chunk events then [DONE])",
+		Request: chatRequest{}, Response: ChatCompletion{}, Text: []string{"text/event-stream"}, Status: 200,
+		Errors: []int{404, 429, 502, 504}, RetryAfter: true},
+	"GET /v1/models": {ID: "listModels", Summary: "OpenAI-compatible list of the tenant's agents as models (tenant key)",
+		Response: ModelList{}, Status: 200},
 	"POST /tenants/{tenant_id}/chat": {ID: "tenantChat", Summary: "The seed's SaaS chat route (query and agent_id from the query string or the body; the body wins)",
 		Request: chatBody{}, Optional: true, Response: ChatResponse{}, Status: 200, Errors: []int{429, 502, 504},
 		Idempotent: true, RetryAfter: true, Query: []Param{
@@ -123,9 +140,10 @@ const KeyIDPattern = `^[0-9a-f]{16}$`
 
 // pathParams are the schemas of the path parameters, by name.
 var pathParams = map[string]*openapi3.Schema{
-	"tenant_id": openapi3.NewStringSchema().WithPattern(tenancy.TenantIDPattern()),
-	"agent_id":  openapi3.NewStringSchema().WithPattern(tenancy.AgentIDPattern()),
-	"key_id":    openapi3.NewStringSchema().WithPattern(KeyIDPattern),
+	"tenant_id":  openapi3.NewStringSchema().WithPattern(tenancy.TenantIDPattern()),
+	"agent_id":   openapi3.NewStringSchema().WithPattern(tenancy.AgentIDPattern()),
+	"key_id":     openapi3.NewStringSchema().WithPattern(KeyIDPattern),
+	"session_id": openapi3.NewStringSchema().WithPattern(tenancy.SessionIDPattern),
 }
 
 // Servers are the API's base URLs: the local server and a deployed stage
@@ -396,6 +414,8 @@ var typeNames = map[reflect.Type]string{
 	reflect.TypeFor[tenancy.Result](): "ExecuteResult",
 	reflect.TypeFor[provider.Usage](): "TokenUsage",
 	reflect.TypeFor[ErrorBody]():      "Error",
+	reflect.TypeFor[chatRequest]():    "ChatCompletionRequest",
+	reflect.TypeFor[SessionView]():    "Session",
 }
 
 func typeName(t reflect.Type) string {
@@ -415,6 +435,8 @@ var (
 	timeType  = reflect.TypeFor[time.Time]()
 	codeType  = reflect.TypeFor[ErrorCode]()
 	optMoney  = reflect.TypeFor[tenancy.OptionalMoney]()
+	// chatContentType is an OpenAI message's content: a string or parts.
+	chatContentType = reflect.TypeFor[chatContent]()
 )
 
 // requestBounds are the server's bounds on request fields, by JSON name
@@ -453,6 +475,10 @@ var requestBounds = map[string]func(*openapi3.Schema){
 		s.WithMinLength(1).WithMaxLength(tenancy.MaxQueryBytes)
 		s.Description = fmt.Sprintf("at most %d bytes of UTF-8", tenancy.MaxQueryBytes)
 	},
+	"session_id":        func(s *openapi3.Schema) { s.WithPattern(tenancy.SessionIDPattern) },
+	"user":              func(s *openapi3.Schema) { s.WithPattern(tenancy.SessionIDPattern) },
+	"max_history_turns": func(s *openapi3.Schema) { s.WithMin(0).WithMax(tenancy.MaxHistoryTurnsLimit) },
+	"session_ttl_days":  func(s *openapi3.Schema) { s.WithMin(1).WithMax(tenancy.MaxSessionTTLDays) },
 	"timezone": func(s *openapi3.Schema) {
 		s.WithMinLength(1).WithMaxLength(64)
 		s.Description = "IANA time zone of the tenant's day (default UTC); a change takes effect at the next local midnight"
@@ -484,6 +510,9 @@ func customize(request bool, name string, t reflect.Type, tag reflect.StructTag,
 	case t == moneyType:
 		s.Type, s.Format = &openapi3.Types{"number"}, "double"
 		s.Description = "USD, an exact decimal (integer nano-USD inside: at most 9 decimals)"
+	case t == chatContentType:
+		*s = openapi3.Schema{Description: "a string, or an array of text parts {type: text, text}",
+			Properties: openapi3.Schemas{}} // non-nil: openapi3gen exports it as a component
 	case t == codeType:
 		s.WithEnum(stringsToAny(ErrorCodes())...)
 	case t.Kind() == reflect.Struct && t != timeType:

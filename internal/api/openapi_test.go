@@ -93,7 +93,7 @@ func TestSchemasFromGoTypes(t *testing.T) {
 	doc := loadDoc(t)
 	// Responses: every field the handler always encodes is required.
 	eqv(t, "Tenant required", schema(t, doc, "Tenant").Required, []string{"tenant_id", "name", "max_agents",
-		"max_queries_per_hour", "max_cost_usd_per_day", "allowed_models", "allowed_tools", "metadata", "timezone", "max_cost_usd_per_month", "alert_thresholds_pct", "is_active",
+		"max_queries_per_hour", "max_cost_usd_per_day", "allowed_models", "allowed_tools", "metadata", "timezone", "max_cost_usd_per_month", "alert_thresholds_pct", "session_ttl_days", "is_active",
 		"agent_count", "created_at", "updated_at"})
 	eqv(t, "ExecuteResult required", schema(t, doc, "ExecuteResult").Required,
 		[]string{"content", "agent_id", "model", "provider", "usage", "cost_usd", "overage_usd", "call_id"})

@@ -156,25 +156,31 @@ func jsonResponse(status int, body any, extra map[string]string) events.APIGatew
 	err := enc.Encode(body)
 	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err != nil {
-		b = []byte(`{"error":{"code":"internal_error","message":"Internal error"}}`)
+		b = []byte(`{"error":{"code":"internal_error","message":"Internal error","type":"api_error","param":null}}`)
 		status = http.StatusInternalServerError
 	}
 	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: h, Body: string(b)}
 }
 
-// ErrorBody is every error response: {"error":{"code","message"}}.
+// ErrorBody is every error's JSON: the platform's code and message, and
+// OpenAI's type and param, so OpenAI SDKs read it too.
 type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
 }
 
-// ErrorDetail is an error's code (one of ErrorCodes) and message.
+// ErrorDetail is an error's code (one of ErrorCodes), message, type (its
+// status's class in OpenAI's and Anthropic's words) and param (always null).
 type ErrorDetail struct {
 	Code    ErrorCode `json:"code"`
 	Message string    `json:"message"`
+	Type    string    `json:"type"`
+	Param   *string   `json:"param"`
+}
+
+func (p problem) body() ErrorBody {
+	return ErrorBody{Error: ErrorDetail{Code: ErrorCode(p.code), Message: p.message, Type: ErrorType(p.status)}}
 }
 
 func errorResponse(p problem) events.APIGatewayV2HTTPResponse {
-	var b ErrorBody
-	b.Error.Code, b.Error.Message = ErrorCode(p.code), p.message
-	return jsonResponse(p.status, b, p.headers())
+	return jsonResponse(p.status, p.body(), p.headers())
 }

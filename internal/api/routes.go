@@ -21,6 +21,7 @@ const (
 	AdminOnly                  // the admin key
 	AdminOrOwner               // the admin key or the key of the tenant in the path
 	AnyKey                     // any valid key (GET /me: who the key belongs to)
+	TenantKey                  // a tenant key only (its own tenant); the admin key is refused
 )
 
 // Route is one HTTP API route. The table below is the single source for the
@@ -48,9 +49,14 @@ var Routes = []Route{
 	{"GET", "/tenants/{tenant_id}/agents", FnAgents, AdminOrOwner},
 	{"GET", "/tenants/{tenant_id}/agents/{agent_id}", FnAgents, AdminOrOwner},
 	{"DELETE", "/tenants/{tenant_id}/agents/{agent_id}", FnAgents, AdminOrOwner},
+	{"GET", "/tenants/{tenant_id}/agents/{agent_id}/sessions", FnAgents, AdminOrOwner},
+	{"GET", "/tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id}", FnAgents, AdminOrOwner},
+	{"DELETE", "/tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id}", FnAgents, AdminOrOwner},
 
 	{"POST", "/tenants/{tenant_id}/agents/{agent_id}/execute", FnExecute, AdminOrOwner},
 	{"POST", "/tenants/{tenant_id}/chat", FnExecute, AdminOrOwner},
+	{"POST", "/v1/chat/completions", FnExecute, TenantKey},
+	{"GET", "/v1/models", FnExecute, TenantKey},
 
 	{"GET", "/tenants/{tenant_id}/usage", FnReports, AdminOrOwner},
 	{"GET", "/tenants/{tenant_id}/usage/history", FnReports, AdminOrOwner},

@@ -17,29 +17,34 @@ import (
 // implementations maps every route key to its handler.
 func (h *Handler) implementations() map[string]handlerFunc {
 	return map[string]handlerFunc{
-		"POST /tenants":                                       h.registerTenant,
-		"GET /tenants":                                        h.listTenants,
-		"GET /tenants/{tenant_id}":                            h.getTenant,
-		"PATCH /tenants/{tenant_id}":                          h.updateTenant,
-		"POST /tenants/{tenant_id}/deactivate":                h.setActive(false),
-		"POST /tenants/{tenant_id}/activate":                  h.setActive(true),
-		"POST /tenants/{tenant_id}/reset":                     h.resetTenant,
-		"POST /tenants/{tenant_id}/keys":                      h.createKey,
-		"DELETE /tenants/{tenant_id}/keys/{key_id}":           h.revokeKey,
-		"POST /tenants/{tenant_id}/agents":                    h.createAgent,
-		"GET /tenants/{tenant_id}/agents":                     h.listAgents,
-		"GET /tenants/{tenant_id}/agents/{agent_id}":          h.getAgent,
-		"DELETE /tenants/{tenant_id}/agents/{agent_id}":       h.deleteAgent,
-		"POST /tenants/{tenant_id}/agents/{agent_id}/execute": h.idempotent(h.execute),
-		"POST /tenants/{tenant_id}/chat":                      h.idempotent(h.chat),
-		"GET /tenants/{tenant_id}/usage":                      h.usage,
-		"GET /tenants/{tenant_id}/usage/history":              h.history,
-		"GET /tenants/{tenant_id}/alerts":                     h.alerts,
-		"GET /openapi.json":                                   h.openAPI,
-		"GET /me":                                             h.me,
-		"GET /console":                                        consoleFile("/console"),
-		"GET /console/app.js":                                 consoleFile("/console/app.js"),
-		"GET /console/app.css":                                consoleFile("/console/app.css"),
+		"POST /tenants":                                                       h.registerTenant,
+		"GET /tenants":                                                        h.listTenants,
+		"GET /tenants/{tenant_id}":                                            h.getTenant,
+		"PATCH /tenants/{tenant_id}":                                          h.updateTenant,
+		"POST /tenants/{tenant_id}/deactivate":                                h.setActive(false),
+		"POST /tenants/{tenant_id}/activate":                                  h.setActive(true),
+		"POST /tenants/{tenant_id}/reset":                                     h.resetTenant,
+		"POST /tenants/{tenant_id}/keys":                                      h.createKey,
+		"DELETE /tenants/{tenant_id}/keys/{key_id}":                           h.revokeKey,
+		"POST /tenants/{tenant_id}/agents":                                    h.createAgent,
+		"GET /tenants/{tenant_id}/agents":                                     h.listAgents,
+		"GET /tenants/{tenant_id}/agents/{agent_id}":                          h.getAgent,
+		"DELETE /tenants/{tenant_id}/agents/{agent_id}":                       h.deleteAgent,
+		"POST /tenants/{tenant_id}/agents/{agent_id}/execute":                 h.idempotent(h.execute),
+		"POST /tenants/{tenant_id}/chat":                                      h.idempotent(h.chat),
+		"GET /tenants/{tenant_id}/usage":                                      h.usage,
+		"GET /tenants/{tenant_id}/usage/history":                              h.history,
+		"GET /tenants/{tenant_id}/alerts":                                     h.alerts,
+		"GET /openapi.json":                                                   h.openAPI,
+		"GET /me":                                                             h.me,
+		"GET /console":                                                        consoleFile("/console"),
+		"GET /console/app.js":                                                 consoleFile("/console/app.js"),
+		"GET /console/app.css":                                                consoleFile("/console/app.css"),
+		"GET /tenants/{tenant_id}/agents/{agent_id}/sessions":                 h.listSessions,
+		"GET /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id}":    h.getSession,
+		"DELETE /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id}": h.deleteSession,
+		"POST /v1/chat/completions":                                           h.viaHTTP,
+		"GET /v1/models":                                                      h.viaHTTP,
 	}
 }
 
@@ -76,13 +81,14 @@ type AgentView struct {
 	LLMModel        string    `json:"llm_model"`
 	Tools           []string  `json:"tools"`
 	MaxOutputTokens int       `json:"max_output_tokens"`
+	MaxHistoryTurns int       `json:"max_history_turns"`
 	CreatedAt       time.Time `json:"created_at"`
 }
 
 func agentView(a tenancy.Agent) AgentView {
 	return AgentView{AgentID: a.NamespacedID(), ShortID: a.AgentID, TenantID: a.TenantID, Name: a.Name,
 		SystemPrompt: a.SystemPrompt, LLMModel: a.LLMModel, Tools: a.Tools, MaxOutputTokens: a.MaxOutputTokens,
-		CreatedAt: a.CreatedAt}
+		MaxHistoryTurns: a.MaxHistoryTurns, CreatedAt: a.CreatedAt}
 }
 
 type registerBody struct {
@@ -115,17 +121,27 @@ type TenantList struct {
 	NextToken *string      `json:"next_token"`
 }
 
+// limit reads the limit query parameter (0 when absent; an explicit 0 is
+// out of range).
+func (r *request) limit() (int, error) {
+	s := r.query("limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, tenancy.Validationf("limit must be between 1 and 100")
+	}
+	if n == 0 {
+		n = -1
+	}
+	return n, nil
+}
+
 func (h *Handler) listTenants(ctx context.Context, r *request) (int, any, error) {
-	limit := 0
-	if s := r.query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return 0, nil, tenancy.Validationf("limit must be between 1 and 100")
-		}
-		limit = n
-		if limit == 0 {
-			limit = -1
-		}
+	limit, err := r.limit()
+	if err != nil {
+		return 0, nil, err
 	}
 	page, next, err := h.deps.Service.ListTenants(ctx, limit, r.query("next_token"))
 	if err != nil {
@@ -232,6 +248,7 @@ type agentBody struct {
 	LLMModel        *string   `json:"llm_model"`
 	Tools           *[]string `json:"tools"`
 	MaxOutputTokens *int      `json:"max_output_tokens"`
+	MaxHistoryTurns *int      `json:"max_history_turns"`
 }
 
 func (h *Handler) createAgent(ctx context.Context, r *request) (int, any, error) {
@@ -257,6 +274,9 @@ func (h *Handler) createAgent(ctx context.Context, r *request) (int, any, error)
 	}
 	if b.MaxOutputTokens != nil {
 		cfg.MaxOutputTokens = *b.MaxOutputTokens
+	}
+	if b.MaxHistoryTurns != nil {
+		cfg.MaxHistoryTurns = *b.MaxHistoryTurns
 	}
 	a, err := h.deps.Service.CreateAgent(ctx, r.param("tenant_id"), cfg)
 	if err != nil {
@@ -298,7 +318,23 @@ func (h *Handler) deleteAgent(ctx context.Context, r *request) (int, any, error)
 }
 
 type executeBody struct {
-	Query *string `json:"query" openapi:"required"`
+	Query     *string `json:"query" openapi:"required"`
+	SessionID *string `json:"session_id"`
+	Stream    *bool   `json:"stream"`
+}
+
+func (b executeBody) input() (tenancy.Input, error) {
+	if b.Query == nil {
+		return tenancy.Input{}, tenancy.Validationf("query is required")
+	}
+	in := tenancy.Input{Query: *b.Query}
+	if b.SessionID != nil {
+		if err := tenancy.CheckSessionID(*b.SessionID); err != nil {
+			return tenancy.Input{}, err
+		}
+		in.SessionID = *b.SessionID
+	}
+	return in, nil
 }
 
 func (h *Handler) execute(ctx context.Context, r *request) (int, any, error) {
@@ -306,14 +342,75 @@ func (h *Handler) execute(ctx context.Context, r *request) (int, any, error) {
 	if err := r.decode(&b, false); err != nil {
 		return 0, nil, err
 	}
-	if b.Query == nil {
-		return 0, nil, tenancy.Validationf("query is required")
+	in, err := b.input()
+	if err != nil {
+		return 0, nil, err
 	}
-	res, err := h.deps.Service.Execute(ctx, r.param("tenant_id"), r.param("agent_id"), *b.Query)
+	if (b.Stream != nil && *b.Stream) || strings.Contains(r.header("Accept"), "text/event-stream") {
+		// API Gateway cannot stream: the events come back as one body.
+		return h.viaHTTP(ctx, r)
+	}
+	res, err := h.deps.Service.ExecuteInput(ctx, r.param("tenant_id"), r.param("agent_id"), in)
 	if err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, res, nil
+}
+
+// SessionList is a page of an agent's sessions.
+type SessionList struct {
+	Sessions  []tenancy.SessionSummary `json:"sessions"`
+	NextToken *string                  `json:"next_token"`
+}
+
+// SessionView is a session's transcript.
+type SessionView struct {
+	SessionID  string         `json:"session_id"`
+	AgentID    string         `json:"agent_id"` // namespaced
+	TenantID   string         `json:"tenant_id"`
+	Turns      []tenancy.Turn `json:"turns"`
+	TotalTurns int64          `json:"total_turns"`
+	Cost       tenancy.Money  `json:"cost_usd"`
+	CreatedAt  time.Time      `json:"created_at"`
+	LastAt     time.Time      `json:"last_at"`
+	ExpiresAt  time.Time      `json:"expires_at"`
+}
+
+func (h *Handler) listSessions(ctx context.Context, r *request) (int, any, error) {
+	limit, err := r.limit()
+	if err != nil {
+		return 0, nil, err
+	}
+	page, next, err := h.deps.Service.ListSessions(ctx, r.param("tenant_id"), r.param("agent_id"), limit, r.query("next_token"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := SessionList{Sessions: page}
+	if next != "" {
+		out.NextToken = &next
+	}
+	return http.StatusOK, out, nil
+}
+
+func (r *request) sessionKey() tenancy.SessionKey {
+	return tenancy.SessionKey{TenantID: r.param("tenant_id"), AgentID: r.param("agent_id"), SessionID: r.param("session_id")}
+}
+
+func (h *Handler) getSession(ctx context.Context, r *request) (int, any, error) {
+	s, err := h.deps.Service.GetSession(ctx, r.sessionKey())
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, SessionView{SessionID: s.SessionID, AgentID: tenancy.NamespacedAgentID(s.TenantID, s.AgentID),
+		TenantID: s.TenantID, Turns: s.Turns, TotalTurns: s.TotalTurns, Cost: s.Cost, CreatedAt: s.CreatedAt,
+		LastAt: s.LastAt, ExpiresAt: s.ExpiresAt}, nil
+}
+
+func (h *Handler) deleteSession(ctx context.Context, r *request) (int, any, error) {
+	if err := h.deps.Service.DeleteSession(ctx, r.sessionKey()); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusNoContent, nil, nil
 }
 
 type chatBody struct {

@@ -6,6 +6,7 @@
 package localapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -13,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,48 +32,29 @@ type Server struct {
 	authorizer *api.AuthorizerHandler
 	log        *slog.Logger
 	seq        atomic.Int64
+	stream     http.Handler // the streaming and /v1 routes (api.HTTP)
 }
 
 // New builds a server from one handler per function and the authorizer.
 func New(functions map[string]*api.Handler, authorizer *api.AuthorizerHandler, log *slog.Logger) *Server {
-	return &Server{functions: functions, authorizer: authorizer, log: log}
+	return &Server{functions: functions, authorizer: authorizer, log: log,
+		stream: api.NewHTTP(functions[api.FnExecute], authorizer.Auth)}
 }
 
 // Match finds the route of a method and path, with its path parameters.
-func Match(method, path string) (api.Route, map[string]string, bool) {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
-	for _, rt := range api.Routes {
-		if rt.Method != method {
-			continue
-		}
-		pat := strings.Split(strings.Trim(rt.Path, "/"), "/")
-		if len(pat) != len(segs) {
-			continue
-		}
-		params, ok := map[string]string{}, true
-		for i, p := range pat {
-			if strings.HasPrefix(p, "{") {
-				v, err := url.PathUnescape(segs[i])
-				if err != nil || v == "" {
-					ok = false
-					break
-				}
-				params[strings.Trim(p, "{}")] = v
-			} else if p != segs[i] {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return rt, params, true
-		}
-	}
-	return api.Route{}, nil, false
-}
+func Match(method, path string) (api.Route, map[string]string, bool) { return api.Match(method, path) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if rt, _, ok := Match(r.Method, r.URL.EscapedPath()); ok && s.stream != nil {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if api.IsHTTPRoute(rt, r.Header.Get("Accept"), body) {
+			s.stream.ServeHTTP(w, r)
+			return
+		}
+	}
 	ev, err := s.event(r)
 	if err != nil {
 		// The body did not arrive (in time): answer without running a handler.
@@ -99,7 +80,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		s.reply(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNotFound,
 			Headers: map[string]string{"Content-Type": "application/json"},
-			Body:    `{"error":{"code":"not_found","message":"No such route"}}`})
+			Body:    `{"error":{"code":"not_found","message":"No such route","type":"not_found_error","param":null}}`})
 		s.log.Info("request", "request_id", ev.RequestContext.RequestID, "route", r.Method+" "+r.URL.Path, "status", 404,
 			"latency_ms", ms(start))
 		return
@@ -113,7 +94,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// store being down is reported as what it is.
 			s.reply(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusServiceUnavailable,
 				Headers: map[string]string{"Content-Type": "application/json"},
-				Body:    `{"error":{"code":"store_unavailable","message":"The tenancy store is temporarily unavailable; retry later"}}`})
+				Body:    `{"error":{"code":"store_unavailable","message":"The tenancy store is temporarily unavailable; retry later","type":"overloaded_error","param":null}}`})
 			s.log.Error("request", "request_id", ev.RequestContext.RequestID, "route", ev.RouteKey, "status", 503,
 				"latency_ms", ms(start), "error", err.Error())
 			return

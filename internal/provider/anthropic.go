@@ -53,6 +53,7 @@ type anthropicRequest struct {
 	MaxTokens int           `json:"max_tokens"`
 	System    string        `json:"system,omitempty"`
 	Messages  []chatMessage `json:"messages"`
+	Stream    bool          `json:"stream,omitempty"`
 }
 
 type anthropicResponse struct {

@@ -229,33 +229,9 @@ func (c *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 	if err := checkRequest(c.name, req); err != nil {
 		return Response{}, err
 	}
-	model, err := c.model(req)
-	if err != nil {
-		return Response{}, fmt.Errorf("%s: %v: %w", c.name, err, ErrUpstream)
-	}
-	var msgs []chatMessage
-	if req.SystemPrompt != "" {
-		msgs = append(msgs, chatMessage{Role: "system", Content: req.SystemPrompt})
-	}
-	if !c.sessions {
-		msgs = append(msgs, req.History...)
-	}
-	msgs = append(msgs, chatMessage{Role: "user", Content: req.Query})
-	body := map[string]any{"model": model, "messages": msgs, c.maxField: req.MaxTokens}
-	header := http.Header{}
-	if c.header != nil {
-		h, err := c.header(req)
-		if err != nil {
-			return Response{}, newError(ErrUpstream, c.name+": "+err.Error(), c.name+": "+err.Error())
-		}
-		header = h
-	}
-	endpoint, key, err := c.target(ctx, req)
+	body, header, endpoint, key, err := c.request(ctx, req)
 	if err != nil {
 		return Response{}, err
-	}
-	if key != "" {
-		header.Set("Authorization", "Bearer "+key)
 	}
 	var out Response
 	err = c.opts.call(ctx, c.name, func(ctx context.Context) error {
@@ -298,6 +274,39 @@ func (c *OpenAI) target(ctx context.Context, req Request) (endpoint, key string,
 		}
 	}
 	return strings.TrimRight(req.Gateway.URL, "/") + "/v1/chat/completions", key, nil
+}
+
+// request is a call's JSON body, headers, endpoint and key.
+func (c *OpenAI) request(ctx context.Context, req Request) (map[string]any, http.Header, string, string, error) {
+	model, err := c.model(req)
+	if err != nil {
+		return nil, nil, "", "", fmt.Errorf("%s: %v: %w", c.name, err, ErrUpstream)
+	}
+	var msgs []chatMessage
+	if req.SystemPrompt != "" {
+		msgs = append(msgs, chatMessage{Role: "system", Content: req.SystemPrompt})
+	}
+	if !c.sessions {
+		msgs = append(msgs, req.History...)
+	}
+	msgs = append(msgs, chatMessage{Role: "user", Content: req.Query})
+	body := map[string]any{"model": model, "messages": msgs, c.maxField: req.MaxTokens}
+	header := http.Header{}
+	if c.header != nil {
+		h, err := c.header(req)
+		if err != nil {
+			return nil, nil, "", "", newError(ErrUpstream, c.name+": "+err.Error(), c.name+": "+err.Error())
+		}
+		header = h
+	}
+	endpoint, key, err := c.target(ctx, req)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	if key != "" {
+		header.Set("Authorization", "Bearer "+key)
+	}
+	return body, header, endpoint, key, nil
 }
 
 func (c *OpenAI) parse(cr chatResponse) (Response, error) {

@@ -74,6 +74,15 @@ type Response struct {
 	Usage    Usage
 }
 
+// Streamer is implemented by providers that stream natively. Stream calls
+// onDelta with each piece of the answer as it arrives (an error from onDelta
+// stops the call). After a failure, the Response holds the content streamed
+// so far and the usage the provider reported so far (zero counts where it
+// reported none).
+type Streamer interface {
+	Stream(ctx context.Context, req Request, onDelta func(string) error) (Response, error)
+}
+
 // Provider calls a model.
 type Provider interface {
 	Name() string

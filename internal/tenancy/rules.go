@@ -65,6 +65,25 @@ func (st Settlement) Overage(t Ticket) Money {
 // flight: they settle (and free most of their reservation) within seconds.
 const InFlightRetryAfter = 2 * time.Second
 
+// InterruptedCost is what a streamed call that stopped early is charged: the
+// usage the provider reported so far where it reported any, else the
+// bounds (every input token of the bound at the highest input-side price,
+// one output token per byte streamed, as no tokenizer yields more tokens
+// than bytes), never more than the reservation.
+func InterruptedCost(p catalog.Price, r provider.Response, inputBound int64, reserve Money) (Tokens, Money) {
+	out := max(r.Usage.OutputTokens, int64(len(r.Content)))
+	var t Tokens
+	var cost int64
+	if in := r.Usage; in.InputTokens+in.CacheReadTokens+in.CacheWriteTokens > 0 {
+		t = Tokens{Input: in.InputTokens, Output: out, CacheRead: in.CacheReadTokens, CacheWrite: in.CacheWriteTokens}
+		cost = p.Cost(provider.Usage{InputTokens: t.Input, OutputTokens: out, CacheReadTokens: t.CacheRead, CacheWriteTokens: t.CacheWrite})
+	} else {
+		t = Tokens{Input: inputBound, Output: out}
+		cost = inputBound*p.MaxInput() + out*p.Output
+	}
+	return t, min(Money(cost), reserve)
+}
+
 // AdmitPlan is the window an admission attempt counts in. NewHour selects
 // the form of the write that starts a new hourly counter at 1.
 type AdmitPlan struct {

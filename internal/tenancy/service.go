@@ -97,6 +97,9 @@ func (s *Service) Now() time.Time { return s.clock.Now() }
 
 // RegisterTenant stores a new, active tenant with a fresh daily window.
 func (s *Service) RegisterTenant(ctx context.Context, cfg TenantConfig) (Tenant, error) {
+	if cfg.SessionTTLDays == 0 {
+		cfg.SessionTTLDays = DefaultSessionTTLDays
+	}
 	if err := cfg.Validate(); err != nil {
 		return Tenant{}, err
 	}
@@ -259,6 +262,15 @@ type Input struct {
 	Messages []provider.Message
 	// MaxTokens may lower the agent's max_output_tokens (0: the agent's).
 	MaxTokens int
+	// OnAdmit, if set, is called with the call id once the call is
+	// admitted, before the model is called.
+	OnAdmit func(callID string)
+	// OnDelta, if set, streams the answer: it is called with each piece as
+	// the model writes it (natively with providers that stream). An error
+	// from it (the client went away) cancels the model call, which is then
+	// settled with the usage reported so far or an upper bound from what
+	// was streamed, never above the reservation.
+	OnDelta func(string) error
 }
 
 // Execute runs a tenant's agent on a query, with quota enforcement.
@@ -360,10 +372,30 @@ func (s *Service) Run(ctx context.Context, a Agent, in Input) (Result, error) {
 		req.SessionID = ticket.CallID // no conversation: the call is its own session
 	}
 	called := time.Now()
-	resp, callErr := p.Complete(ctx, req)
+	if in.OnAdmit != nil {
+		in.OnAdmit(ticket.CallID)
+	}
+	var resp provider.Response
+	var callErr error
+	streamed := false
+	switch sp, ok := p.(provider.Streamer); {
+	case in.OnDelta == nil:
+		resp, callErr = p.Complete(ctx, req)
+	case ok:
+		streamed = true
+		resp, callErr = sp.Stream(ctx, req, in.OnDelta)
+	default: // the whole answer as one piece
+		if resp, callErr = p.Complete(ctx, req); callErr == nil && resp.Content != "" {
+			streamed = true
+			if err := in.OnDelta(resp.Content); err != nil {
+				callErr = err
+			}
+		}
+	}
 	addProviderTime(ctx, time.Since(called))
 	st := Settlement{Failed: callErr != nil, PriceVersion: s.catalog.Version(), At: s.clock.Now()}
-	if callErr == nil {
+	switch {
+	case callErr == nil:
 		if uerr := CheckUsage(resp.Usage); uerr != nil {
 			// A provider reporting impossible usage: the call is failed and
 			// charged its reservation, the bound promised at admit.
@@ -375,6 +407,11 @@ func (s *Service) Run(ctx context.Context, a Agent, in Input) (Result, error) {
 			st.Tokens = tokensOf(resp.Usage)
 			st.Cost = Money(model.Price.Cost(resp.Usage))
 		}
+	case streamed && (resp.Content != "" || resp.Usage != (provider.Usage{}) || ctx.Err() != nil):
+		// Interrupted after the model started: charge what it reported, or
+		// else an upper bound from what was streamed.
+		st.Failed = false
+		st.Tokens, st.Cost = InterruptedCost(model.Price, resp, InputBound(system, in.Query)+histBytes, reserve)
 	}
 	s.settle(ctx, ticket, st)
 	if callErr != nil {

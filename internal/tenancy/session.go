@@ -34,7 +34,10 @@ const (
 	HistoryMessageOverheadTokens = 8
 )
 
-var sessionPattern = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,128}$`)
+// SessionIDPattern is the form of a session id.
+const SessionIDPattern = `^[A-Za-z0-9_.:@-]{1,128}$`
+
+var sessionPattern = regexp.MustCompile(SessionIDPattern)
 
 // CheckSessionID validates an app's session id.
 func CheckSessionID(id string) error {

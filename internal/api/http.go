@@ -1,0 +1,235 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/openclaw/tenancy/internal/auth"
+	"github.com/openclaw/tenancy/internal/tenancy"
+)
+
+// HTTP is the API as an http.Handler: the streaming routes (execute with
+// "stream": true or Accept: text/event-stream) and the OpenAI-compatible
+// /v1 routes natively, every other route through the event Handler. It is
+// the one implementation of streaming: the local server mounts it for those
+// routes, and in AWS the execute function serves it in its function URL
+// (aws-lambda-go's lambdaurl, InvokeMode RESPONSE_STREAM), where it checks
+// the bearer keys in-process with the same authorizer code.
+type HTTP struct {
+	h    *Handler
+	auth *auth.Authorizer // nil: the principal comes with the request (WithPrincipal)
+	seq  atomic.Int64
+}
+
+// NewHTTP serves h's routes over HTTP, resolving keys with a.
+func NewHTTP(h *Handler, a *auth.Authorizer) *HTTP { return &HTTP{h: h, auth: a} }
+
+type principalKey struct{}
+
+// WithPrincipal marks a request's caller as already resolved (API Gateway's
+// authorizer did it).
+func WithPrincipal(ctx context.Context, p auth.Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// WantsStream reports whether an execute request asks for a stream.
+func WantsStream(accept string, body []byte) bool {
+	if strings.Contains(accept, "text/event-stream") {
+		return true
+	}
+	var b struct {
+		Stream bool `json:"stream"`
+	}
+	return bytes.Contains(body, []byte(`"stream"`)) && json.Unmarshal(body, &b) == nil && b.Stream
+}
+
+// IsHTTPRoute reports whether a request is served natively by HTTP (the
+// local server sends these there).
+func IsHTTPRoute(rt Route, accept string, body []byte) bool {
+	return strings.HasPrefix(rt.Path, "/v1/") || (rt.RouteKey() == executeRoute && WantsStream(accept, body))
+}
+
+const executeRoute = "POST /tenants/{tenant_id}/agents/{agent_id}/execute"
+
+// ServeHTTP implements http.Handler.
+func (x *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	body, _ := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	ev := x.event(r, body)
+	rt, params, ok := Match(r.Method, r.URL.EscapedPath())
+	if !ok {
+		writeProblem(w, toProblem(errNotFound))
+		return
+	}
+	ev.RouteKey, ev.PathParameters = rt.RouteKey(), params
+	ev.RequestContext.RouteKey = ev.RouteKey
+	p, known := r.Context().Value(principalKey{}).(auth.Principal)
+	if !known && x.auth != nil && rt.Access != Public && r.Header.Get("Authorization") != "" {
+		var err error
+		if p, err = x.auth.Resolve(r.Context(), r.Header.Get("Authorization")); err != nil {
+			x.h.deps.Logger.ErrorContext(r.Context(), "request", "request_id", ev.RequestContext.RequestID, "route", ev.RouteKey,
+				"status", http.StatusServiceUnavailable, "error", err.Error())
+			writeProblem(w, toProblem(tenancy.Unavailable(err)))
+			return
+		}
+	}
+	if p.Role != "" {
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: PrincipalContext(p)}
+	}
+	if !IsHTTPRoute(rt, r.Header.Get("Accept"), body) {
+		resp, _ := x.h.Handle(r.Context(), ev)
+		writeEvent(w, resp)
+		return
+	}
+	req := &request{ev: &ev, route: rt, principal: p}
+	sw := &statusWriter{ResponseWriter: w}
+	var err error
+	if err = x.h.authorize(req); err == nil {
+		switch rt.Path {
+		case "/v1/chat/completions":
+			err = x.h.chatCompletions(r.Context(), sw, req)
+		case "/v1/models":
+			err = x.h.models(r.Context(), sw, req)
+		default:
+			err = x.h.streamExecute(r.Context(), sw, req)
+		}
+	}
+	attrs := []any{"request_id", ev.RequestContext.RequestID, "route", ev.RouteKey, "role", string(p.Role), "stream", true}
+	if t := params["tenant_id"]; t != "" {
+		attrs = append(attrs, "tenant_id", t)
+	}
+	if err != nil && sw.status == 0 {
+		pb := toProblem(err)
+		writeProblem(sw, pb)
+		attrs = append(attrs, "error_code", pb.code)
+		if pb.status >= 500 {
+			attrs = append(attrs, "error", err.Error()+causeOf(err))
+		}
+	}
+	attrs = append(attrs, "status", sw.status, "latency_ms", float64(time.Since(start).Microseconds())/1000)
+	x.h.deps.Logger.InfoContext(r.Context(), "request", attrs...)
+}
+
+// statusWriter remembers the status written and flushes every write.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	if err == nil {
+		err = http.NewResponseController(s.ResponseWriter).Flush()
+	}
+	return n, err
+}
+
+func writeProblem(w http.ResponseWriter, p problem) {
+	writeEvent(w, errorResponse(p))
+}
+
+func writeEvent(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) {
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(resp.StatusCode)
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		body, _ = base64.StdEncoding.DecodeString(resp.Body)
+	}
+	_, _ = w.Write(body)
+}
+
+// event is the API Gateway event of an HTTP request.
+func (x *HTTP) event(r *http.Request, body []byte) events.APIGatewayV2HTTPRequest {
+	headers := map[string]string{}
+	for k, v := range r.Header {
+		if !strings.EqualFold(k, "Cookie") {
+			headers[strings.ToLower(k)] = strings.Join(v, ",")
+		}
+	}
+	var query map[string]string
+	if vals := r.URL.Query(); len(vals) > 0 {
+		query = map[string]string{}
+		for k, v := range vals {
+			query[k] = strings.Join(v, ",")
+		}
+	}
+	now := time.Now().UTC()
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	if ip == "" {
+		ip = r.RemoteAddr
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RawPath: r.URL.EscapedPath(), RawQueryString: r.URL.RawQuery,
+		Headers: headers, QueryStringParameters: query,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			Stage: "$default", DomainName: r.Host,
+			RequestID: "http-" + strconv.FormatInt(now.UnixNano(), 36) + "-" + strconv.FormatInt(x.seq.Add(1), 10),
+			Time:      now.Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.Method, Path: r.URL.Path,
+				Protocol: r.Proto, SourceIP: ip, UserAgent: r.UserAgent()},
+		},
+	}
+	if utf8.Valid(body) {
+		ev.Body = string(body)
+	} else {
+		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	return ev
+}
+
+// viaHTTP serves an API Gateway event with the HTTP implementation (the
+// /v1 routes and streams requested through API Gateway, which cannot
+// stream: the whole event stream comes back as one body).
+func (h *Handler) viaHTTP(ctx context.Context, r *request) (int, any, error) {
+	body, err := r.body()
+	if err != nil {
+		return 0, nil, err
+	}
+	u := r.ev.RawPath
+	if u == "" {
+		u = r.ev.RequestContext.HTTP.Path
+	}
+	if r.ev.RawQueryString != "" {
+		u += "?" + r.ev.RawQueryString
+	}
+	hr, err := http.NewRequestWithContext(WithPrincipal(ctx, r.principal), r.route.Method, u, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, tenancy.Validationf("Malformed request")
+	}
+	for k, v := range r.ev.Headers {
+		hr.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	(&HTTP{h: h}).ServeHTTP(rec, hr)
+	res := rec.Result()
+	headers := map[string]string{}
+	for k, v := range res.Header {
+		headers[k] = strings.Join(v, ",")
+	}
+	return res.StatusCode, rawBody{contentType: res.Header.Get("Content-Type"), headers: headers, body: rec.Body.String()}, nil
+}
