@@ -41,6 +41,13 @@ type fixedModel struct {
 	usage   provider.Usage
 	err     error
 	hook    func() // runs during each call (fault injection mid-flight)
+	last    provider.Request
+}
+
+func (f *fixedModel) lastRequest() provider.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
 }
 
 func (f *fixedModel) Name() string { return "fixed" }
@@ -55,6 +62,7 @@ func (f *fixedModel) Complete(_ context.Context, r provider.Request) (provider.R
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	f.last = r
 	if f.err != nil {
 		return provider.Response{}, f.err
 	}

@@ -58,7 +58,10 @@ const (
 	OutputTableName          = "TableName"
 	OutputAdminSecretName    = "AdminKeySecretName"
 	OutputProviderSecretName = "ProviderKeysSecretName"
-	OutputAlarmTopicArn      = "AlarmTopicArn"
+	// OutputStreamURL is the execute function's URL (RESPONSE_STREAM):
+	// streamed executes and the OpenAI-compatible /v1 routes.
+	OutputStreamURL     = "StreamUrl"
+	OutputAlarmTopicArn = "AlarmTopicArn"
 )
 
 // AuthorizerCacheTTLSeconds is how long API Gateway reuses the authorizer's
@@ -179,6 +182,10 @@ type TenancyStack struct {
 	ResetRule    awsevents.Rule
 	AlarmTopic   awssns.Topic
 	AccessLogs   awslogs.LogGroup
+	// StreamURL is the execute function's URL: API Gateway HTTP APIs cannot
+	// stream, a function URL in RESPONSE_STREAM mode can. Its auth type is
+	// NONE: the function checks the bearer keys itself.
+	StreamURL awslambda.FunctionUrl
 }
 
 var (
@@ -247,6 +254,10 @@ func NewTenancyStack(scope constructs.Construct, id string, props *TenancyStackP
 		s.Functions[fn] = s.newFunction(fn, p.AssetDir, !p.NoTracing)
 	}
 	s.grant()
+	s.StreamURL = s.Functions[api.FnExecute].AddFunctionUrl(&awslambda.FunctionUrlOptions{
+		AuthType:   awslambda.FunctionUrlAuthType_NONE,
+		InvokeMode: awslambda.InvokeMode_RESPONSE_STREAM,
+	})
 	s.rotateAdminKeys()
 	s.API, s.HTTPStage = s.newHTTPAPI(p)
 	s.ResetRule = s.newSchedule()
@@ -260,6 +271,7 @@ func NewTenancyStack(scope constructs.Construct, id string, props *TenancyStackP
 	out(OutputTableName, "DynamoDB table", s.Table.TableName())
 	out(OutputAdminSecretName, "Secrets Manager secret holding the admin API key", s.AdminSecret.SecretName())
 	out(OutputProviderSecretName, "Secrets Manager secret holding the provider keys (JSON object; fill in the keys in use)", s.ProviderKeys.SecretName())
+	out(OutputStreamURL, "Function URL of execute (RESPONSE_STREAM): streamed executes and the OpenAI-compatible /v1 routes", s.StreamURL.Url())
 	out(OutputAlarmTopicArn, "SNS topic every alarm notifies (subscribe to it)", s.AlarmTopic.TopicArn())
 	return s
 }
@@ -337,6 +349,8 @@ func (s *TenancyStack) newFunction(fn, assetDir string, tracing bool) awslambda.
 	case api.FnAuthorizer:
 		env[schema.EnvAdminKeySecret] = s.AdminSecret.SecretName()
 	case api.FnExecute:
+		// The function URL checks keys in-process, the admin keys included.
+		env[schema.EnvAdminKeySecret] = s.AdminSecret.SecretName()
 		env[schema.EnvProviderSecret] = s.ProviderKeys.SecretName()
 		env[EnvClaudeProvider] = jsii.String("bedrock")
 	}
@@ -405,6 +419,7 @@ func (s *TenancyStack) grant() {
 	}
 	// Secrets: secretsmanager:GetSecretValue/DescribeSecret on one secret each.
 	s.AdminSecret.GrantRead(s.Functions[api.FnAuthorizer], nil)
+	s.AdminSecret.GrantRead(s.Functions[api.FnExecute], nil)
 	s.ProviderKeys.GrantRead(s.Functions[api.FnExecute], nil)
 
 	// Budget alerts: events:PutEvents on the default bus, only for the

@@ -146,7 +146,8 @@ func TestResourceCounts(t *testing.T) {
 	want := map[string]int{
 		"AWS::Lambda::Function":                 len(api.Functions),  // no CDK helper functions (log retention, custom resources)
 		"AWS::Lambda::EventInvokeConfig":        1,                   // reset's async retries
-		"AWS::Lambda::Permission":               len(api.Routes) + 3, // one per route, the authorizer, the schedule, the admin key rotation
+		"AWS::Lambda::Permission":               len(api.Routes) + 5, // one per route, the authorizer, the schedule, the admin key rotation, two for the function URL
+		"AWS::Lambda::Url":                      1,                   // execute's, RESPONSE_STREAM
 		"AWS::IAM::Role":                        len(api.Functions),
 		"AWS::IAM::Policy":                      len(api.Functions),
 		"AWS::Logs::LogGroup":                   len(api.Functions) + 1, // and the API's access logs
@@ -252,6 +253,10 @@ func TestFunctions(t *testing.T) {
 					t.Errorf("%s does not name the admin key secret: %v", schema.EnvAdminKeySecret, env[schema.EnvAdminKeySecret])
 				}
 			case api.FnExecute:
+				want[schema.EnvAdminKeySecret] = env[schema.EnvAdminKeySecret]
+				if !mentions(env[schema.EnvAdminKeySecret], secretID(t, "AdminKey")) {
+					t.Errorf("%s does not name the admin key secret: %v", schema.EnvAdminKeySecret, env[schema.EnvAdminKeySecret])
+				}
 				want[schema.EnvProviderSecret] = env[schema.EnvProviderSecret]
 				want[stack.EnvClaudeProvider] = "bedrock"
 				if !mentions(env[schema.EnvProviderSecret], secretID(t, "ProviderKeys")) {
@@ -503,6 +508,17 @@ func TestSchedule(t *testing.T) {
 	// rotates the admin keys with reset).
 	for id, r := range ofType(devCFN, "AWS::Lambda::Permission") {
 		p := props(r)
+		if p["Principal"] == "*" {
+			// execute's function URL (auth type NONE: the function checks
+			// the bearer keys): InvokeFunctionUrl, and InvokeFunction only
+			// through the URL.
+			urlOnly := p["FunctionUrlAuthType"] == "NONE" && p["Action"] == "lambda:InvokeFunctionUrl" ||
+				p["InvokedViaFunctionUrl"] == true && p["Action"] == "lambda:InvokeFunction"
+			if !urlOnly || !mentions(p["FunctionName"], fnID(api.FnExecute)) {
+				t.Errorf("permission %s lets anyone invoke %v: %s", id, p["FunctionName"], jsonOf(p))
+			}
+			continue
+		}
 		if (p["Principal"] == "events.amazonaws.com" || p["Principal"] == "secretsmanager.amazonaws.com") && !mentions(p["FunctionName"], fnID(api.FnReset)) {
 			t.Errorf("permission %s lets %v invoke %v", id, p["Principal"], p["FunctionName"])
 		}
@@ -677,7 +693,7 @@ func TestIAMPerFunction(t *testing.T) {
 			case api.FnAuthorizer:
 				want = append(want, statement{"Allow", secretRead, []any{ref(adminID)}})
 			case api.FnExecute:
-				want = append(want, statement{"Allow", secretRead, []any{ref(providerID)}})
+				want = append(want, statement{"Allow", secretRead, []any{ref(adminID)}}, statement{"Allow", secretRead, []any{ref(providerID)}})
 			case api.FnReset:
 				want = append(want, statement{"Allow", []string{"sqs:SendMessage"}, []any{getAtt(queueID, "Arn")}},
 					statement{"Allow", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, []any{ref(adminID)}})
@@ -804,6 +820,14 @@ func TestOutputs(t *testing.T) {
 	if !mentions(val(stack.OutputProviderSecretName), secretID(t, "ProviderKeys")) {
 		t.Errorf("ProviderKeysSecretName = %v", val(stack.OutputProviderSecretName))
 	}
+	if v := jsonOf(val(stack.OutputStreamURL)); !strings.Contains(v, "FunctionUrl") {
+		t.Errorf("StreamUrl = %v, want the function URL", v)
+	}
+	check(t, "execute's function URL", func() {
+		dev.HasResourceProperties(jsii.String("AWS::Lambda::Url"), &map[string]any{
+			"AuthType": "NONE", "InvokeMode": "RESPONSE_STREAM",
+			"TargetFunctionArn": map[string]any{"Fn::GetAtt": []any{stack.FunctionLogicalID(api.FnExecute), "Arn"}}})
+	})
 	check(t, "outputs via assertions", func() {
 		dev.HasOutput(jsii.String(stack.OutputTableName), &map[string]any{"Value": ref(samtemplate.TableLogicalID)})
 	})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -142,7 +143,10 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	}
 	n, err := s.ResponseWriter.Write(b)
 	if err == nil {
-		err = http.NewResponseController(s.ResponseWriter).Flush()
+		// lambdaurl's writer has no Flush: every write goes out at once.
+		if ferr := http.NewResponseController(s.ResponseWriter).Flush(); !errors.Is(ferr, http.ErrNotSupported) {
+			err = ferr
+		}
 	}
 	return n, err
 }
