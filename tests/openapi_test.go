@@ -229,11 +229,11 @@ func TestContractCheckFails(t *testing.T) {
 		body   string
 	}{
 		"/openapi.json":                       {200, nil, string(doc)},
-		"/tenants/acme/usage":                 {418, nil, `{"error":{"code":"validation_error","message":"x"}}`},
+		"/tenants/acme/usage":                 {418, nil, `{"error":{"code":"validation_error","message":"x","type":"invalid_request_error","param":null}}`},
 		"/tenants/acme/agents":                {200, nil, `{"agents":[{"agent_id":"tenant-acme-a"}]}`},
-		"/tenants/acme/agents/a":              {404, nil, `{"error":{"code":"no_such_code","message":"x"}}`},
-		"/tenants/acme/agents/a/execute":      {429, nil, `{"error":{"code":"query_limit","message":"x"}}`},
-		"/tenants/acme/chat":                  {429, map[string]string{"Retry-After": "60"}, `{"error":{"code":"query_limit","message":"x"}}`},
+		"/tenants/acme/agents/a":              {404, nil, `{"error":{"code":"no_such_code","message":"x","type":"invalid_request_error","param":null}}`},
+		"/tenants/acme/agents/a/execute":      {429, nil, `{"error":{"code":"query_limit","message":"x","type":"invalid_request_error","param":null}}`},
+		"/tenants/acme/chat":                  {429, map[string]string{"Retry-After": "60"}, `{"error":{"code":"query_limit","message":"x","type":"invalid_request_error","param":null}}`},
 		"/nowhere":                            {200, nil, `{}`},
 		"/tenants/acme/keys/0123456789abcdef": {204, nil, ``},
 	}
