@@ -86,6 +86,7 @@ type request struct {
 	Model               string `json:"model"`
 	MaxTokens           int    `json:"max_tokens"`
 	MaxCompletionTokens int    `json:"max_completion_tokens"`
+	Stream              bool   `json:"stream"`
 	Messages            []struct {
 		Role    string `json:"role"`
 		Content string `json:"content"`
@@ -140,6 +141,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if req.Stream {
+		s.stream(w, req.Model, "fake answer to: "+last.User)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"id": fmt.Sprintf("chatcmpl-fake%d", s.Calls.Load()), "object": "chat.completion", "created": time.Now().Unix(),
@@ -149,4 +154,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		"usage": map[string]any{"prompt_tokens": usage.PromptTokens, "completion_tokens": usage.CompletionTokens,
 			"total_tokens": usage.PromptTokens + usage.CompletionTokens},
 	})
+}
+
+// stream answers as OpenAI does with "stream": true and include_usage: one
+// chunk per word, a last chunk with the usage, then [DONE], each flushed.
+func (s *Server) stream(w http.ResponseWriter, model, content string) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	id := fmt.Sprintf("chatcmpl-fake%d", s.Calls.Load())
+	send := func(v any) {
+		b, _ := json.Marshal(v)
+		_, _ = fmt.Fprintf(w, "data: %s\n\n", b)
+		http.NewResponseController(w).Flush()
+	}
+	for _, word := range strings.SplitAfter(content, " ") {
+		send(map[string]any{"id": id, "object": "chat.completion.chunk", "model": model,
+			"choices": []any{map[string]any{"index": 0, "delta": map[string]any{"content": word}}}})
+	}
+	send(map[string]any{"id": id, "object": "chat.completion.chunk", "model": model, "choices": []any{},
+		"usage": map[string]any{"prompt_tokens": s.Usage.PromptTokens, "completion_tokens": s.Usage.CompletionTokens,
+			"total_tokens": s.Usage.PromptTokens + s.Usage.CompletionTokens}})
+	_, _ = fmt.Fprint(w, "data: [DONE]\n\n")
 }
