@@ -56,6 +56,7 @@ const (
 	ProviderError               ErrorDetailCode = "provider_error"
 	ProviderTimeout             ErrorDetailCode = "provider_timeout"
 	QueryLimit                  ErrorDetailCode = "query_limit"
+	SessionNotFound             ErrorDetailCode = "session_not_found"
 	StoreUnavailable            ErrorDetailCode = "store_unavailable"
 	TenantExists                ErrorDetailCode = "tenant_exists"
 	TenantInactive              ErrorDetailCode = "tenant_inactive"
@@ -104,6 +105,8 @@ func (e ErrorDetailCode) Valid() bool {
 	case ProviderTimeout:
 		return true
 	case QueryLimit:
+		return true
+	case SessionNotFound:
 		return true
 	case StoreUnavailable:
 		return true
@@ -167,6 +170,7 @@ type Agent struct {
 	AgentId         string    `json:"agent_id"`
 	CreatedAt       time.Time `json:"created_at"`
 	LlmModel        string    `json:"llm_model"`
+	MaxHistoryTurns int       `json:"max_history_turns"`
 	MaxOutputTokens int       `json:"max_output_tokens"`
 	Name            string    `json:"name"`
 	ShortId         string    `json:"short_id"`
@@ -179,6 +183,7 @@ type Agent struct {
 type AgentInput struct {
 	AgentId         string  `json:"agent_id"`
 	LlmModel        *string `json:"llm_model,omitempty"`
+	MaxHistoryTurns *int    `json:"max_history_turns,omitempty"`
 	MaxOutputTokens *int    `json:"max_output_tokens,omitempty"`
 	Name            *string `json:"name,omitempty"`
 
@@ -214,6 +219,44 @@ type AlertList struct {
 	Alerts []Alert `json:"alerts"`
 }
 
+// ChatChoice defines model for ChatChoice.
+type ChatChoice struct {
+	FinishReason string      `json:"finish_reason"`
+	Index        int         `json:"index"`
+	Message      ChatMessage `json:"message"`
+}
+
+// ChatCompletion defines model for ChatCompletion.
+type ChatCompletion struct {
+	Choices []ChatChoice    `json:"choices"`
+	Created int64           `json:"created"`
+	Id      string          `json:"id"`
+	Model   string          `json:"model"`
+	Object  string          `json:"object"`
+	Usage   CompletionUsage `json:"usage"`
+}
+
+// ChatCompletionRequest defines model for ChatCompletionRequest.
+type ChatCompletionRequest struct {
+	MaxCompletionTokens *int `json:"max_completion_tokens,omitempty"`
+	MaxTokens           *int `json:"max_tokens,omitempty"`
+	Messages            *[]struct {
+		// Content a string, or an array of text parts {type: text, text}
+		Content *ChatContent `json:"content,omitempty"`
+		Role    *string      `json:"role,omitempty"`
+	} `json:"messages,omitempty"`
+	Model         *string `json:"model,omitempty"`
+	N             *int    `json:"n,omitempty"`
+	Stream        *bool   `json:"stream,omitempty"`
+	StreamOptions *struct {
+		IncludeUsage *bool `json:"include_usage,omitempty"`
+	} `json:"stream_options,omitempty"`
+	User *string `json:"user,omitempty"`
+}
+
+// ChatContent a string, or an array of text parts {type: text, text}
+type ChatContent = interface{}
+
 // ChatInput defines model for ChatInput.
 type ChatInput struct {
 	AgentId *string `json:"agent_id,omitempty"`
@@ -222,9 +265,23 @@ type ChatInput struct {
 	Query *string `json:"query,omitempty"`
 }
 
+// ChatMessage defines model for ChatMessage.
+type ChatMessage struct {
+	Content string `json:"content"`
+	Role    string `json:"role"`
+}
+
 // ChatResponse defines model for ChatResponse.
 type ChatResponse struct {
 	Response string `json:"response"`
+}
+
+// CompletionUsage defines model for CompletionUsage.
+type CompletionUsage struct {
+	CompletionTokens    int64               `json:"completion_tokens"`
+	PromptTokens        int64               `json:"prompt_tokens"`
+	PromptTokensDetails PromptTokensDetails `json:"prompt_tokens_details"`
+	TotalTokens         int64               `json:"total_tokens"`
 }
 
 // DayUsage defines model for DayUsage.
@@ -258,6 +315,8 @@ type Error struct {
 type ErrorDetail struct {
 	Code    ErrorDetailCode `json:"code"`
 	Message string          `json:"message"`
+	Param   *string         `json:"param"`
+	Type    string          `json:"type"`
 }
 
 // ErrorDetailCode defines model for ErrorDetail.Code.
@@ -266,7 +325,9 @@ type ErrorDetailCode string
 // ExecuteInput defines model for ExecuteInput.
 type ExecuteInput struct {
 	// Query at most 32768 bytes of UTF-8
-	Query string `json:"query"`
+	Query     string  `json:"query"`
+	SessionId *string `json:"session_id,omitempty"`
+	Stream    *bool   `json:"stream,omitempty"`
 }
 
 // ExecuteResult defines model for ExecuteResult.
@@ -282,6 +343,7 @@ type ExecuteResult struct {
 	// OverageUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
 	OverageUsd float64    `json:"overage_usd"`
 	Provider   string     `json:"provider"`
+	SessionId  *string    `json:"session_id,omitempty"`
 	Usage      TokenUsage `json:"usage"`
 }
 
@@ -304,6 +366,12 @@ type Me struct {
 	KeyId    *string `json:"key_id,omitempty"`
 	Role     string  `json:"role"`
 	TenantId *string `json:"tenant_id,omitempty"`
+}
+
+// ModelList defines model for ModelList.
+type ModelList struct {
+	Data   []OpenAIModel `json:"data"`
+	Object string        `json:"object"`
 }
 
 // ModelUsage defines model for ModelUsage.
@@ -337,8 +405,53 @@ type MonthUsage struct {
 	UnsettledReservedUsd float64 `json:"unsettled_reserved_usd"`
 }
 
+// OpenAIModel defines model for OpenAIModel.
+type OpenAIModel struct {
+	Created int64  `json:"created"`
+	Id      string `json:"id"`
+	Object  string `json:"object"`
+	OwnedBy string `json:"owned_by"`
+}
+
 // OptionalMoney USD, an exact decimal (at most 9 decimals), or null for none
 type OptionalMoney = float32
+
+// PromptTokensDetails defines model for PromptTokensDetails.
+type PromptTokensDetails struct {
+	CachedTokens int64 `json:"cached_tokens"`
+}
+
+// Session defines model for Session.
+type Session struct {
+	AgentId string `json:"agent_id"`
+
+	// CostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	CostUsd    float64   `json:"cost_usd"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	LastAt     time.Time `json:"last_at"`
+	SessionId  string    `json:"session_id"`
+	TenantId   string    `json:"tenant_id"`
+	TotalTurns int64     `json:"total_turns"`
+	Turns      []Turn    `json:"turns"`
+}
+
+// SessionList defines model for SessionList.
+type SessionList struct {
+	NextToken *string          `json:"next_token"`
+	Sessions  []SessionSummary `json:"sessions"`
+}
+
+// SessionSummary defines model for SessionSummary.
+type SessionSummary struct {
+	// CostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	CostUsd    float64   `json:"cost_usd"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	LastAt     time.Time `json:"last_at"`
+	SessionId  string    `json:"session_id"`
+	TotalTurns int64     `json:"total_turns"`
+	Turns      int       `json:"turns"`
+}
 
 // Tenant defines model for Tenant.
 type Tenant struct {
@@ -361,6 +474,7 @@ type Tenant struct {
 	Name                       string                 `json:"name"`
 	OpenclawGatewayTokenSecret *string                `json:"openclaw_gateway_token_secret,omitempty"`
 	OpenclawGatewayUrl         *string                `json:"openclaw_gateway_url,omitempty"`
+	SessionTtlDays             int                    `json:"session_ttl_days"`
 	TenantId                   string                 `json:"tenant_id"`
 	Timezone                   string                 `json:"timezone"`
 	TimezoneEffectiveAt        *time.Time             `json:"timezone_effective_at,omitempty"`
@@ -386,6 +500,7 @@ type TenantInput struct {
 	Name                       *string                 `json:"name,omitempty"`
 	OpenclawGatewayTokenSecret *string                 `json:"openclaw_gateway_token_secret,omitempty"`
 	OpenclawGatewayUrl         *string                 `json:"openclaw_gateway_url,omitempty"`
+	SessionTtlDays             *int                    `json:"session_ttl_days,omitempty"`
 	TenantId                   string                  `json:"tenant_id"`
 
 	// Timezone IANA time zone of the tenant's day (default UTC); a change takes effect at the next local midnight
@@ -417,6 +532,7 @@ type TenantPatch struct {
 	Name                       *string                 `json:"name,omitempty"`
 	OpenclawGatewayTokenSecret *string                 `json:"openclaw_gateway_token_secret,omitempty"`
 	OpenclawGatewayUrl         *string                 `json:"openclaw_gateway_url,omitempty"`
+	SessionTtlDays             *int                    `json:"session_ttl_days,omitempty"`
 
 	// Timezone IANA time zone of the tenant's day (default UTC); a change takes effect at the next local midnight
 	Timezone *string `json:"timezone,omitempty"`
@@ -428,6 +544,27 @@ type TokenUsage struct {
 	CacheWriteTokens *int64 `json:"cache_write_tokens,omitempty"`
 	InputTokens      int64  `json:"input_tokens"`
 	OutputTokens     int64  `json:"output_tokens"`
+}
+
+// Tokens defines model for Tokens.
+type Tokens struct {
+	CacheReadTokens  int64 `json:"cache_read_tokens"`
+	CacheWriteTokens int64 `json:"cache_write_tokens"`
+	InputTokens      int64 `json:"input_tokens"`
+	OutputTokens     int64 `json:"output_tokens"`
+}
+
+// Turn defines model for Turn.
+type Turn struct {
+	Answer          string    `json:"answer"`
+	AnswerTruncated *bool     `json:"answer_truncated,omitempty"`
+	At              time.Time `json:"at"`
+	CallId          string    `json:"call_id"`
+
+	// CostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	CostUsd float64 `json:"cost_usd"`
+	Query   string  `json:"query"`
+	Usage   Tokens  `json:"usage"`
 }
 
 // UsageReport defines model for UsageReport.
@@ -490,6 +627,15 @@ type ExecuteAgentParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListSessionsParams defines parameters for ListSessions.
+type ListSessionsParams struct {
+	// Limit page size
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// NextToken the next_token of the previous page
+	NextToken *string `form:"next_token,omitempty" json:"next_token,omitempty"`
+}
+
 // TenantChatParams defines parameters for TenantChat.
 type TenantChatParams struct {
 	// Query the question (required here or in the body)
@@ -537,6 +683,9 @@ type ExecuteAgentJSONRequestBody = ExecuteInput
 
 // TenantChatJSONRequestBody defines body for TenantChat for application/json ContentType.
 type TenantChatJSONRequestBody = ChatInput
+
+// CreateChatCompletionJSONRequestBody defines body for CreateChatCompletion for application/json ContentType.
+type CreateChatCompletionJSONRequestBody = ChatCompletionRequest
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -709,19 +858,34 @@ type ClientInterface interface {
 	// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id} (the `GetAgent` operationId).
 	GetAgent(ctx context.Context, tenantId string, agentId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ExecuteAgentWithBody Execute an agent with quota enforcement
+	// ExecuteAgentWithBody Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /tenants/{tenant_id}/agents/{agent_id}/execute (the `ExecuteAgent` operationId).
 	ExecuteAgentWithBody(ctx context.Context, tenantId string, agentId string, params *ExecuteAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ExecuteAgent Execute an agent with quota enforcement
+	// ExecuteAgent Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /tenants/{tenant_id}/agents/{agent_id}/execute (the `ExecuteAgent` operationId).
 	ExecuteAgent(ctx context.Context, tenantId string, agentId string, params *ExecuteAgentParams, body ExecuteAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSessions List an agent's live sessions in id order (paged)
+	//
+	// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id}/sessions (the `ListSessions` operationId).
+	ListSessions(ctx context.Context, tenantId string, agentId string, params *ListSessionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteSession Delete a session
+	//
+	// Corresponds with DELETE /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id} (the `DeleteSession` operationId).
+	DeleteSession(ctx context.Context, tenantId string, agentId string, sessionId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSession A session's transcript (its last max_history_turns turns)
+	//
+	// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id} (the `GetSession` operationId).
+	GetSession(ctx context.Context, tenantId string, agentId string, sessionId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListAlerts Budget alerts (a threshold of the day's or the month's cap crossed), newest first, at most 100
 	//
@@ -771,6 +935,25 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /tenants/{tenant_id}/usage/history (the `GetUsageHistory` operationId).
 	GetUsageHistory(ctx context.Context, tenantId string, params *GetUsageHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateChatCompletionWithBody OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a session; stream: true answers chat.completion.chunk events then [DONE])
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
+	CreateChatCompletionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateChatCompletion OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a session; stream: true answers chat.completion.chunk events then [DONE])
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
+	CreateChatCompletion(ctx context.Context, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListModels OpenAI-compatible list of the tenant's agents as models (tenant key)
+	//
+	// Corresponds with GET /v1/models (the `ListModels` operationId).
+	ListModels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetConsole The web console (HTML; its data calls use the caller's key)
@@ -1040,7 +1223,7 @@ func (c *Client) GetAgent(ctx context.Context, tenantId string, agentId string, 
 	return c.Client.Do(req)
 }
 
-// ExecuteAgentWithBody Execute an agent with quota enforcement
+// ExecuteAgentWithBody Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
 //
 // Takes any type of body and a specified content type.
 //
@@ -1057,13 +1240,58 @@ func (c *Client) ExecuteAgentWithBody(ctx context.Context, tenantId string, agen
 	return c.Client.Do(req)
 }
 
-// ExecuteAgent Execute an agent with quota enforcement
+// ExecuteAgent Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /tenants/{tenant_id}/agents/{agent_id}/execute (the `ExecuteAgent` operationId).
 func (c *Client) ExecuteAgent(ctx context.Context, tenantId string, agentId string, params *ExecuteAgentParams, body ExecuteAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewExecuteAgentRequest(c.Server, tenantId, agentId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSessions List an agent's live sessions in id order (paged)
+//
+// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id}/sessions (the `ListSessions` operationId).
+func (c *Client) ListSessions(ctx context.Context, tenantId string, agentId string, params *ListSessionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSessionsRequest(c.Server, tenantId, agentId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteSession Delete a session
+//
+// Corresponds with DELETE /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id} (the `DeleteSession` operationId).
+func (c *Client) DeleteSession(ctx context.Context, tenantId string, agentId string, sessionId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteSessionRequest(c.Server, tenantId, agentId, sessionId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSession A session's transcript (its last max_history_turns turns)
+//
+// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id} (the `GetSession` operationId).
+func (c *Client) GetSession(ctx context.Context, tenantId string, agentId string, sessionId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSessionRequest(c.Server, tenantId, agentId, sessionId)
 	if err != nil {
 		return nil, err
 	}
@@ -1203,6 +1431,55 @@ func (c *Client) GetUsage(ctx context.Context, tenantId string, reqEditors ...Re
 // Corresponds with GET /tenants/{tenant_id}/usage/history (the `GetUsageHistory` operationId).
 func (c *Client) GetUsageHistory(ctx context.Context, tenantId string, params *GetUsageHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetUsageHistoryRequest(c.Server, tenantId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateChatCompletionWithBody OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a session; stream: true answers chat.completion.chunk events then [DONE])
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
+func (c *Client) CreateChatCompletionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChatCompletionRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateChatCompletion OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a session; stream: true answers chat.completion.chunk events then [DONE])
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
+func (c *Client) CreateChatCompletion(ctx context.Context, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChatCompletionRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListModels OpenAI-compatible list of the tenant's agents as models (tenant key)
+//
+// Corresponds with GET /v1/models (the `ListModels` operationId).
+func (c *Client) ListModels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListModelsRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -1801,6 +2078,182 @@ func NewExecuteAgentRequestWithBody(server string, tenantId string, agentId stri
 	return req, nil
 }
 
+// NewListSessionsRequest constructs an http.Request for the ListSessions method
+func NewListSessionsRequest(server string, tenantId string, agentId string, params *ListSessionsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant_id", tenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "agent_id", agentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/tenants/%s/agents/%s/sessions", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.NextToken != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "next_token", *params.NextToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDeleteSessionRequest constructs an http.Request for the DeleteSession method
+func NewDeleteSessionRequest(server string, tenantId string, agentId string, sessionId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant_id", tenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "agent_id", agentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "session_id", sessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/tenants/%s/agents/%s/sessions/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSessionRequest constructs an http.Request for the GetSession method
+func NewGetSessionRequest(server string, tenantId string, agentId string, sessionId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "tenant_id", tenantId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "agent_id", agentId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam2 string
+
+	pathParam2, err = runtime.StyleParamWithOptions("simple", false, "session_id", sessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/tenants/%s/agents/%s/sessions/%s", pathParam0, pathParam1, pathParam2)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListAlertsRequest constructs an http.Request for the ListAlerts method
 func NewListAlertsRequest(server string, tenantId string) (*http.Request, error) {
 	var err error
@@ -2210,6 +2663,73 @@ func NewGetUsageHistoryRequest(server string, tenantId string, params *GetUsageH
 	return req, nil
 }
 
+// NewCreateChatCompletionRequest calls the generic CreateChatCompletion builder with application/json body
+func NewCreateChatCompletionRequest(server string, body CreateChatCompletionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateChatCompletionRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateChatCompletionRequestWithBody constructs an http.Request for the CreateChatCompletion method, with any body, and a specified content type
+func NewCreateChatCompletionRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/chat/completions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListModelsRequest constructs an http.Request for the ListModels method
+func NewListModelsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/models")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -2373,19 +2893,40 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id} (the `GetAgent` operationId).
 	GetAgentWithResponse(ctx context.Context, tenantId string, agentId string, reqEditors ...RequestEditorFn) (*GetAgentResponse, error)
 
-	// ExecuteAgentWithBodyWithResponse Execute an agent with quota enforcement
+	// ExecuteAgentWithBodyWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /tenants/{tenant_id}/agents/{agent_id}/execute (the `ExecuteAgent` operationId).
 	ExecuteAgentWithBodyWithResponse(ctx context.Context, tenantId string, agentId string, params *ExecuteAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecuteAgentResponse, error)
 
-	// ExecuteAgentWithResponse Execute an agent with quota enforcement
+	// ExecuteAgentWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /tenants/{tenant_id}/agents/{agent_id}/execute (the `ExecuteAgent` operationId).
 	ExecuteAgentWithResponse(ctx context.Context, tenantId string, agentId string, params *ExecuteAgentParams, body ExecuteAgentJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecuteAgentResponse, error)
+
+	// ListSessionsWithResponse List an agent's live sessions in id order (paged)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id}/sessions (the `ListSessions` operationId).
+	ListSessionsWithResponse(ctx context.Context, tenantId string, agentId string, params *ListSessionsParams, reqEditors ...RequestEditorFn) (*ListSessionsResponse, error)
+
+	// DeleteSessionWithResponse Delete a session
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id} (the `DeleteSession` operationId).
+	DeleteSessionWithResponse(ctx context.Context, tenantId string, agentId string, sessionId string, reqEditors ...RequestEditorFn) (*DeleteSessionResponse, error)
+
+	// GetSessionWithResponse A session's transcript (its last max_history_turns turns)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id} (the `GetSession` operationId).
+	GetSessionWithResponse(ctx context.Context, tenantId string, agentId string, sessionId string, reqEditors ...RequestEditorFn) (*GetSessionResponse, error)
 
 	// ListAlertsWithResponse Budget alerts (a threshold of the day's or the month's cap crossed), newest first, at most 100
 	//
@@ -2449,6 +2990,27 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /tenants/{tenant_id}/usage/history (the `GetUsageHistory` operationId).
 	GetUsageHistoryWithResponse(ctx context.Context, tenantId string, params *GetUsageHistoryParams, reqEditors ...RequestEditorFn) (*GetUsageHistoryResponse, error)
+
+	// CreateChatCompletionWithBodyWithResponse OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a session; stream: true answers chat.completion.chunk events then [DONE])
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
+	CreateChatCompletionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error)
+
+	// CreateChatCompletionWithResponse OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a session; stream: true answers chat.completion.chunk events then [DONE])
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
+	CreateChatCompletionWithResponse(ctx context.Context, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error)
+
+	// ListModelsWithResponse OpenAI-compatible list of the tenant's agents as models (tenant key)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/models (the `ListModels` operationId).
+	ListModelsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListModelsResponse, error)
 }
 
 type GetConsoleResponse struct {
@@ -3605,6 +4167,248 @@ func (r ExecuteAgentResponse) ContentType() string {
 	return ""
 }
 
+type ListSessionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SessionList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSessionsResponse) GetJSON200() *SessionList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListSessionsResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSessionsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSessionsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListSessionsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListSessionsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListSessionsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSessionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSessionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSessionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSessionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DeleteSessionResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DeleteSessionResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteSessionResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteSessionResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r DeleteSessionResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DeleteSessionResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Session
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSessionResponse) GetJSON200() *Session {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetSessionResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetSessionResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSessionResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetSessionResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetSessionResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetSessionResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSessionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListAlertsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4339,6 +5143,193 @@ func (r GetUsageHistoryResponse) ContentType() string {
 	return ""
 }
 
+// CreateChatCompletionResponse429Headers the declared response headers of an HTTP 429 response for CreateChatCompletion
+type CreateChatCompletionResponse429Headers struct {
+	RetryAfter int
+}
+
+type CreateChatCompletionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ChatCompletion
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON502 the response for an HTTP 502 `application/json` response
+	JSON502 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+	// JSON504 the response for an HTTP 504 `application/json` response
+	JSON504 *Error
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateChatCompletionResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON200() *ChatCompletion {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON502 returns the response for an HTTP 502 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON502() *Error {
+	return r.JSON502
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetJSON504 returns the response for an HTTP 504 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON504() *Error {
+	return r.JSON504
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateChatCompletionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateChatCompletionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateChatCompletionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateChatCompletionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListModelsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ModelList
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Error
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Error
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListModelsResponse) GetJSON200() *ModelList {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListModelsResponse) GetJSON401() *Error {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListModelsResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListModelsResponse) GetJSON500() *Error {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListModelsResponse) GetJSON503() *Error {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListModelsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListModelsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListModelsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListModelsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetConsoleWithResponse The web console (HTML; its data calls use the caller's key)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -4560,7 +5551,7 @@ func (c *ClientWithResponses) GetAgentWithResponse(ctx context.Context, tenantId
 	return ParseGetAgentResponse(rsp)
 }
 
-// ExecuteAgentWithBodyWithResponse Execute an agent with quota enforcement
+// ExecuteAgentWithBodyWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4573,7 +5564,7 @@ func (c *ClientWithResponses) ExecuteAgentWithBodyWithResponse(ctx context.Conte
 	return ParseExecuteAgentResponse(rsp)
 }
 
-// ExecuteAgentWithResponse Execute an agent with quota enforcement
+// ExecuteAgentWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4584,6 +5575,45 @@ func (c *ClientWithResponses) ExecuteAgentWithResponse(ctx context.Context, tena
 		return nil, err
 	}
 	return ParseExecuteAgentResponse(rsp)
+}
+
+// ListSessionsWithResponse List an agent's live sessions in id order (paged)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id}/sessions (the `ListSessions` operationId).
+func (c *ClientWithResponses) ListSessionsWithResponse(ctx context.Context, tenantId string, agentId string, params *ListSessionsParams, reqEditors ...RequestEditorFn) (*ListSessionsResponse, error) {
+	rsp, err := c.ListSessions(ctx, tenantId, agentId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSessionsResponse(rsp)
+}
+
+// DeleteSessionWithResponse Delete a session
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id} (the `DeleteSession` operationId).
+func (c *ClientWithResponses) DeleteSessionWithResponse(ctx context.Context, tenantId string, agentId string, sessionId string, reqEditors ...RequestEditorFn) (*DeleteSessionResponse, error) {
+	rsp, err := c.DeleteSession(ctx, tenantId, agentId, sessionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteSessionResponse(rsp)
+}
+
+// GetSessionWithResponse A session's transcript (its last max_history_turns turns)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id}/sessions/{session_id} (the `GetSession` operationId).
+func (c *ClientWithResponses) GetSessionWithResponse(ctx context.Context, tenantId string, agentId string, sessionId string, reqEditors ...RequestEditorFn) (*GetSessionResponse, error) {
+	rsp, err := c.GetSession(ctx, tenantId, agentId, sessionId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSessionResponse(rsp)
 }
 
 // ListAlertsWithResponse Budget alerts (a threshold of the day's or the month's cap crossed), newest first, at most 100
@@ -4701,6 +5731,45 @@ func (c *ClientWithResponses) GetUsageHistoryWithResponse(ctx context.Context, t
 		return nil, err
 	}
 	return ParseGetUsageHistoryResponse(rsp)
+}
+
+// CreateChatCompletionWithBodyWithResponse OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a session; stream: true answers chat.completion.chunk events then [DONE])
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
+func (c *ClientWithResponses) CreateChatCompletionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error) {
+	rsp, err := c.CreateChatCompletionWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateChatCompletionResponse(rsp)
+}
+
+// CreateChatCompletionWithResponse OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a session; stream: true answers chat.completion.chunk events then [DONE])
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
+func (c *ClientWithResponses) CreateChatCompletionWithResponse(ctx context.Context, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error) {
+	rsp, err := c.CreateChatCompletion(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateChatCompletionResponse(rsp)
+}
+
+// ListModelsWithResponse OpenAI-compatible list of the tenant's agents as models (tenant key)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/models (the `ListModels` operationId).
+func (c *ClientWithResponses) ListModelsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListModelsResponse, error) {
+	rsp, err := c.ListModels(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListModelsResponse(rsp)
 }
 
 // ParseGetConsoleResponse parses an HTTP response from a GetConsoleWithResponse call
@@ -5616,6 +6685,9 @@ func ParseExecuteAgentResponse(rsp *http.Response) (*ExecuteAgentResponse, error
 		}
 		response.JSON504 = &dest
 
+	case rsp.StatusCode == 200:
+		// Content-type (text/event-stream) unsupported
+
 	}
 
 	switch {
@@ -5639,6 +6711,206 @@ func ParseExecuteAgentResponse(rsp *http.Response) (*ExecuteAgentResponse, error
 			headers.RetryAfter = value
 		}
 		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSessionsResponse parses an HTTP response from a ListSessionsWithResponse call
+func ParseListSessionsResponse(rsp *http.Response) (*ListSessionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSessionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SessionList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteSessionResponse parses an HTTP response from a DeleteSessionWithResponse call
+func ParseDeleteSessionResponse(rsp *http.Response) (*DeleteSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSessionResponse parses an HTTP response from a GetSessionWithResponse call
+func ParseGetSessionResponse(rsp *http.Response) (*GetSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Session
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	}
 
 	return response, nil
@@ -6267,6 +7539,172 @@ func ParseGetUsageHistoryResponse(rsp *http.Response) (*GetUsageHistoryResponse,
 
 	case rsp.StatusCode == 200:
 		// Content-type (text/csv) unsupported
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateChatCompletionResponse parses an HTTP response from a CreateChatCompletionWithResponse call
+func ParseCreateChatCompletionResponse(rsp *http.Response) (*CreateChatCompletionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateChatCompletionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ChatCompletion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON504 = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/event-stream) unsupported
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateChatCompletionResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListModelsResponse parses an HTTP response from a ListModelsWithResponse call
+func ParseListModelsResponse(rsp *http.Response) (*ListModelsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListModelsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ModelList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
 
 	}
 
