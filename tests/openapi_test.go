@@ -282,8 +282,8 @@ func TestContractCheckFails(t *testing.T) {
 		fails  bool
 	}{
 		{`{"statusCode":200,"headers":{"Content-Type":"application/json"},"body":"{\"content\":\"x\"}"}`, true},
-		{`{"statusCode":418,"headers":{"Content-Type":"application/json"},"body":"{\"error\":{\"code\":\"query_limit\",\"message\":\"m\"}}"}`, true},
-		{`{"statusCode":429,"headers":{"Content-Type":"application/json","Retry-After":"5"},"body":"{\"error\":{\"code\":\"query_limit\",\"message\":\"m\"}}"}`, false},
+		{`{"statusCode":418,"headers":{"Content-Type":"application/json"},"body":"{\"error\":{\"code\":\"query_limit\",\"message\":\"m\",\"type\":\"rate_limit_error\",\"param\":null}}"}`, true},
+		{`{"statusCode":429,"headers":{"Content-Type":"application/json","Retry-After":"5"},"body":"{\"error\":{\"code\":\"query_limit\",\"message\":\"m\",\"type\":\"rate_limit_error\",\"param\":null}}"}`, false},
 		{`{"isAuthorized":true}`, false}, // not an HTTP response
 	} {
 		rec.errors = nil
