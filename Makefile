@@ -77,7 +77,7 @@ bench: build build-host tools
 	  -run '^TestPerformanceTargets$$' -v ./tests/ | grep -v -E '^(=== RUN|--- PASS|PASS|ok )'
 	$(GO) test -run '^$$' -bench ExecuteAccounting -benchtime 2000x $(BENCH_FLAGS) ./internal/dynamostore/
 	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -run '^$$' \
-	  -bench 'ExecuteHandler|ExecuteOverhead' -benchtime 2000x $(BENCH_FLAGS) ./tests/
+	  -bench 'ExecuteHandler|ExecuteOverhead|StreamTTFB' -benchtime 2000x $(BENCH_FLAGS) ./tests/
 	RIE=$(TOOLS)/aws-lambda-rie BOOTSTRAP_DIR=$(CURDIR)/bin/host $(GO) test -run '^$$' \
 	  -bench ColdStart -benchtime 10x $(BENCH_FLAGS) ./tests/
 

@@ -36,8 +36,8 @@ func BenchmarkStreamTTFB(b *testing.B) {
 		"OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key}
 	ctx := context.Background()
 	counter := &dynamostore.Counter{}
-	loc, err := localapi.Start(ctx, localapi.Options{App: app.Options{Getenv: func(k string) string { return env[k] },
-		Logger: newTestLogger(&logBuffer{}), Counter: counter, ModelsFromEnv: withmodels.FromEnv}})
+	loc, err := localapi.Start(ctx, localapi.Options{Counter: counter, App: app.Options{Getenv: func(k string) string { return env[k] },
+		Logger: newTestLogger(&logBuffer{}), ModelsFromEnv: withmodels.FromEnv}})
 	if err != nil {
 		b.Fatal(err)
 	}
