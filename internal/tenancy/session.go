@@ -2,7 +2,6 @@ package tenancy
 
 import (
 	"context"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -37,11 +36,11 @@ const (
 // SessionIDPattern is the form of a session id.
 const SessionIDPattern = `^[A-Za-z0-9_.:@-]{1,128}$`
 
-var sessionPattern = regexp.MustCompile(SessionIDPattern)
+var sessionPattern = lazyRegexp(SessionIDPattern)
 
 // CheckSessionID validates an app's session id.
 func CheckSessionID(id string) error {
-	if !sessionPattern.MatchString(id) {
+	if !sessionPattern().MatchString(id) {
 		return Validationf("session_id must match ^[A-Za-z0-9_.:@-]{1,128}$")
 	}
 	return nil
