@@ -48,9 +48,13 @@ func Match(method, path string) (api.Route, map[string]string, bool) { return ap
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if rt, _, ok := Match(r.Method, r.URL.EscapedPath()); ok && s.stream != nil {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if api.IsHTTPRoute(rt, r.Header.Get("Accept"), body) {
+		body, rerr := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
+		if rerr != nil { // keep the read error for the event path (400 or 408)
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{rerr}))
+		} else {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		if rerr == nil && api.IsHTTPRoute(rt, r.Header.Get("Accept"), body) {
 			s.stream.ServeHTTP(w, r)
 			return
 		}
@@ -194,3 +198,8 @@ func Serve(ctx context.Context, srv *http.Server, l net.Listener) error {
 		return srv.Shutdown(sctx)
 	}
 }
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
