@@ -171,14 +171,22 @@ func TestGeneratedClientQuickStart(t *testing.T) {
 	// The cost cap: $0.001 is below one call's worst case (1,024 output tokens).
 	up, err := admin.UpdateTenantWithResponse(ctx, "acme", apiclient.TenantPatch{MaxCostUsdPerDay: ptr(0.001)})
 	wantStatus(t, "lower cap", err, up, up.Body, 200)
+	// `make run` serves on the real clock: the server reads it somewhere
+	// between before and after, and rounds the time to midnight up to whole
+	// seconds, so Retry-After is exactly one of the values those instants give.
+	before := time.Now()
 	capped, err := tenant.ExecuteAgentWithResponse(ctx, "acme", "support", nil, apiclient.ExecuteInput{Query: "Another query"})
+	after := time.Now()
 	wantStatus(t, "capped", err, capped, capped.Body, 429)
 	eq(t, "capped", fmt.Sprint(capped.JSON429.Error.Code, ": ", capped.JSON429.Error.Message),
 		fmt.Sprintf("cost_limit: Tenant 'acme' has exceeded usage limits (cost: %s / $0.00)", tenancy.Money(spent).Cents()))
-	midnight := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	midnight := before.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	ceilSeconds := func(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
+	lo, hi := ceilSeconds(midnight.Sub(after)), ceilSeconds(midnight.Sub(before))
 	retry, err := strconv.Atoi(capped.HTTPResponse.Header.Get("Retry-After"))
-	if err != nil || retry < 1 || retry > int(time.Until(midnight).Seconds())+1 {
-		t.Fatalf("Retry-After %q is not the time to midnight UTC (%s)", capped.HTTPResponse.Header.Get("Retry-After"), time.Until(midnight))
+	if err != nil || retry < lo || retry > hi {
+		t.Fatalf("Retry-After %q is not the time to midnight UTC rounded up, read between %s and %s (%d..%d s)",
+			capped.HTTPResponse.Header.Get("Retry-After"), before.UTC().Format(time.RFC3339Nano), after.UTC().Format(time.RFC3339Nano), lo, hi)
 	}
 
 	reset, err := admin.ResetTenantUsageWithResponse(ctx, "acme")

@@ -145,10 +145,34 @@ func childrenOf(pid int) []int {
 	return out
 }
 
+// startEmulated runs boot under the emulator. Its two ports (invoke and
+// runtime API; the emulator cannot take port 0 for the runtime API: it hands
+// the function "127.0.0.1:0") are free ports picked here, so another process
+// may bind one between our release and the emulator's bind. Then the
+// emulator exits on "address already in use" and the whole start is
+// repeated on new ports; and the emulator only counts as started once the
+// listening sockets on both ports are its own file descriptors (a dial alone
+// could reach the process that took a port).
 func startEmulated(t testing.TB, rie, boot string, env []string) *emulated {
 	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", freeAddr(t), boot)
+	for attempt := 1; ; attempt++ {
+		e, clash := tryStartEmulated(t, rie, boot, env)
+		if e != nil {
+			return e
+		}
+		if attempt == 5 {
+			t.Fatalf("emulator start: invoke port taken by another process %d times in a row:\n%s", attempt, clash)
+		}
+		t.Logf("emulator start %d: invoke port taken by another process; starting again on new ports", attempt)
+	}
+}
+
+// tryStartEmulated returns the started emulator, or nil and its log when
+// the emulator could not bind the port it was given.
+func tryStartEmulated(t testing.TB, rie, boot string, env []string) (*emulated, string) {
+	t.Helper()
+	addr, runtimeAddr := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", runtimeAddr, boot)
 	e := &emulated{url: "http://" + addr + "/2015-03-31/functions/function/invocations", log: &logBuffer{}, cmd: cmd}
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -157,16 +181,58 @@ func startEmulated(t testing.TB, rie, boot string, env []string) *emulated {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.kill(); _ = cmd.Wait() })
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { e.kill(); <-exited })
+	_, port, _ := net.SplitHostPort(addr)
+	_, runtimePort, _ := net.SplitHostPort(runtimeAddr)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return e
+		select {
+		case <-exited:
+			if log := e.log.String(); strings.Contains(log, "address already in use") {
+				return nil, log
+			}
+			t.Fatalf("emulator exited before listening on %s:\n%s", addr, e.log.String())
+		default:
+		}
+		if listensOn(cmd.Process.Pid, port) && listensOn(cmd.Process.Pid, runtimePort) {
+			return e, ""
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("emulator did not listen on %s:\n%s", addr, e.log.String())
 		}
 	}
+}
+
+// listensOn reports whether process pid holds the socket listening on
+// 127.0.0.1:port (from /proc/net/tcp and /proc/<pid>/fd).
+func listensOn(pid int, port string) bool {
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return false
+	}
+	table, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return false
+	}
+	local := fmt.Sprintf("0100007F:%04X", p)
+	inode := ""
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && f[1] == local && f[3] == "0A" { // 0A: LISTEN
+			inode = f[9]
+		}
+	}
+	if inode == "" {
+		return false
+	}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && l == "socket:["+inode+"]" {
+			return true
+		}
+	}
+	return false
 }
 
 // post sends an event, retrying a connection the emulator refused or reset
