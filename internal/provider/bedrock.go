@@ -15,10 +15,12 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// ConverseAPI is the part of the Bedrock Runtime client this provider uses;
-// *bedrockruntime.Client implements it.
+// ConverseAPI is the part of the Bedrock Runtime client this provider uses:
+// Converse for Complete, ConverseStream for Stream. *bedrockruntime.Client
+// implements it.
 type ConverseAPI interface {
 	Converse(ctx context.Context, in *bedrockruntime.ConverseInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error)
+	ConverseStream(ctx context.Context, in *bedrockruntime.ConverseStreamInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseStreamOutput, error)
 }
 
 // Bedrock calls models on Amazon Bedrock through the Converse API, with the
@@ -27,6 +29,11 @@ type ConverseAPI interface {
 type Bedrock struct {
 	client ConverseAPI
 	opts   Options
+	// openStream starts a ConverseStream call and returns its event stream:
+	// client.ConverseStream, or in tests a stream built with
+	// bedrockruntime.NewConverseStreamEventStream on a fake Reader (the
+	// SDK's output type cannot be built outside the SDK).
+	openStream func(ctx context.Context, in *bedrockruntime.ConverseStreamInput) (*bedrockruntime.ConverseStreamEventStream, error)
 }
 
 // NewBedrock builds the Bedrock provider on a Bedrock Runtime client.
@@ -37,7 +44,15 @@ type Bedrock struct {
 // deadline. The SDK's error classification still decides which network
 // errors are transient.
 func NewBedrock(client ConverseAPI, opts Options) *Bedrock {
-	return &Bedrock{client: client, opts: opts}
+	b := &Bedrock{client: client, opts: opts}
+	b.openStream = func(ctx context.Context, in *bedrockruntime.ConverseStreamInput) (*bedrockruntime.ConverseStreamEventStream, error) {
+		out, err := client.ConverseStream(ctx, in, noSDKRetries)
+		if err != nil {
+			return nil, err
+		}
+		return out.GetStream(), nil
+	}
+	return b
 }
 
 // Name implements Provider.
@@ -47,22 +62,12 @@ func noSDKRetries(o *bedrockruntime.Options) { o.Retryer = aws.NopRetryer{} }
 
 // Complete implements Provider.
 func (b *Bedrock) Complete(ctx context.Context, req Request) (Response, error) {
-	if err := checkRequest("bedrock", req); err != nil {
+	in, err := converseInput(req)
+	if err != nil {
 		return Response{}, err
 	}
-	if req.MaxTokens > math.MaxInt32 {
-		return Response{}, fmt.Errorf("bedrock: max_tokens %d is out of range: %w", req.MaxTokens, ErrUpstream)
-	}
-	in := &bedrockruntime.ConverseInput{
-		ModelId:         aws.String(modelID(req)),
-		Messages:        converseMessages(req),
-		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(req.MaxTokens))},
-	}
-	if req.SystemPrompt != "" {
-		in.System = []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: req.SystemPrompt}}
-	}
 	var out Response
-	err := b.opts.call(ctx, "bedrock", func(ctx context.Context) error {
+	err = b.opts.call(ctx, "bedrock", func(ctx context.Context) error {
 		co, err := b.client.Converse(ctx, in, noSDKRetries)
 		if err != nil {
 			return bedrockError(err)
@@ -72,6 +77,121 @@ func (b *Bedrock) Complete(ctx context.Context, req Request) (Response, error) {
 		return err
 	})
 	return out, err
+}
+
+// converseInput is the Converse request for req: the system prompt, the
+// history and the query, and max_tokens.
+func converseInput(req Request) (*bedrockruntime.ConverseInput, error) {
+	if err := checkRequest("bedrock", req); err != nil {
+		return nil, err
+	}
+	if req.MaxTokens > math.MaxInt32 {
+		return nil, fmt.Errorf("bedrock: max_tokens %d is out of range: %w", req.MaxTokens, ErrUpstream)
+	}
+	in := &bedrockruntime.ConverseInput{
+		ModelId:         aws.String(modelID(req)),
+		Messages:        converseMessages(req),
+		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(req.MaxTokens))},
+	}
+	if req.SystemPrompt != "" {
+		in.System = []types.SystemContentBlock{&types.SystemContentBlockMemberText{Value: req.SystemPrompt}}
+	}
+	return in, nil
+}
+
+// Stream implements Streamer with ConverseStream: each text
+// contentBlockDelta goes to onDelta as it arrives, and the metadata event
+// (sent last) carries the usage, counted as Converse counts it. An exception
+// event in the stream (modelStreamErrorException, throttlingException...) ends
+// it with that error, mapped like Converse's; it is retried only when nothing
+// was streamed yet. A cancelled ctx stops reading at once.
+func (b *Bedrock) Stream(ctx context.Context, req Request, onDelta func(string) error) (Response, error) {
+	cin, err := converseInput(req)
+	if err != nil {
+		return Response{}, err
+	}
+	in := &bedrockruntime.ConverseStreamInput{ModelId: cin.ModelId, Messages: cin.Messages,
+		InferenceConfig: cin.InferenceConfig, System: cin.System}
+	var usage *Usage
+	content, err := b.opts.streamCall(ctx, "bedrock", onDelta, func(ctx context.Context, emit func(string) error, started func() bool) error {
+		usage = nil
+		es, err := b.openStream(ctx, in)
+		if err != nil {
+			return bedrockError(err)
+		}
+		if es == nil {
+			return upstreamf(false, "malformed response: no event stream")
+		}
+		defer es.Close()
+		events := es.Events()
+		for {
+			var ev types.ConverseStreamOutput
+			var ok bool
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case ev, ok = <-events:
+			}
+			if !ok {
+				err := es.Err()
+				switch {
+				case ctx.Err() != nil:
+					return ctx.Err()
+				case err == nil:
+					return nil
+				}
+				return streamEventError(err, started())
+			}
+			switch v := ev.(type) {
+			case *types.ConverseStreamOutputMemberContentBlockDelta:
+				if t, ok := v.Value.Delta.(*types.ContentBlockDeltaMemberText); ok {
+					if err := emit(t.Value); err != nil {
+						return err
+					}
+				}
+			case *types.ConverseStreamOutputMemberMetadata:
+				u := v.Value.Usage
+				if u == nil || u.InputTokens == nil || u.OutputTokens == nil {
+					return upstreamf(false, "malformed metadata event: no usage (inputTokens, outputTokens); the call cannot be priced")
+				}
+				// As in Converse, inputTokens excludes the cache reads and
+				// writes: the counts are already disjoint.
+				usage = &Usage{InputTokens: int64(*u.InputTokens), OutputTokens: int64(*u.OutputTokens),
+					CacheReadTokens: int64(aws.ToInt32(u.CacheReadInputTokens)), CacheWriteTokens: int64(aws.ToInt32(u.CacheWriteInputTokens))}
+			}
+		}
+	})
+	resp := Response{Content: content, Provider: "bedrock"}
+	if usage != nil {
+		resp.Usage = *usage
+	}
+	if err != nil {
+		return resp, err
+	}
+	if usage == nil {
+		return resp, fmt.Errorf("bedrock: the stream ended without a metadata event (usage); the call cannot be priced: %w", ErrUpstream)
+	}
+	return resp, nil
+}
+
+// streamEventError maps an exception event that ended a ConverseStream
+// like bedrockError, which sees no HTTP status there: throttling and
+// server-side faults are retried like a 429 or 5xx, but only while nothing
+// was streamed (the client already has the text otherwise).
+func streamEventError(err error, started bool) error {
+	e := bedrockError(err)
+	var ae *attemptError
+	if !errors.As(e, &ae) {
+		return e
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		ae.retryable = apiErr.ErrorCode() == "ThrottlingException" || apiErr.ErrorFault() == smithy.FaultServer
+	}
+	if started {
+		ae.retryable = false
+	}
+	return e
 }
 
 var sdkRetryables = retry.IsErrorRetryables(retry.DefaultRetryables)
