@@ -433,7 +433,9 @@ func (s *TenancyStack) grant() {
 	}
 
 	// Bedrock, execute only. The Converse API has no IAM action of its own:
-	// it is authorized as bedrock:InvokeModel on the model id it is given.
+	// it is authorized as bedrock:InvokeModel on the model id it is given,
+	// and ConverseStream (streamed executes) as
+	// bedrock:InvokeModelWithResponseStream, on the same resources.
 	// The catalog's Bedrock ids are cross-region inference profiles
 	// ("us.anthropic.claude-...-v1:0"), which need InvokeModel on the
 	// profile in this region and on the foundation model in every region
@@ -445,7 +447,7 @@ func (s *TenancyStack) grant() {
 	execute := s.Functions[api.FnExecute]
 	execute.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("BedrockInvoke"),
-		Actions:   jsii.Strings("bedrock:InvokeModel"),
+		Actions:   jsii.Strings("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"),
 		Resources: jsii.Strings(*awscdk.Fn_Sub(jsii.String(foundation), nil), *awscdk.Fn_Sub(jsii.String(profiles), nil)),
 	}))
 	// cdk-nag names a finding by the resource with ${X} written <X>.

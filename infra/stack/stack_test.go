@@ -722,7 +722,7 @@ func TestIAMPerFunction(t *testing.T) {
 				return
 			}
 			bedrockSeen++
-			if len(bedrock) != 1 || !slices.Equal(bedrock[0].Actions, []string{"bedrock:InvokeModel"}) || len(bedrock[0].Resources) != 2 {
+			if len(bedrock) != 1 || !slices.Equal(bedrock[0].Actions, []string{"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"}) || len(bedrock[0].Resources) != 2 {
 				t.Fatalf("execute's Bedrock statements: %s", jsonOf(bedrock))
 			}
 			res := jsonOf(bedrock[0].Resources)
