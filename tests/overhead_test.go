@@ -106,3 +106,28 @@ func TestOverheadHeaderInHandler(t *testing.T) {
 		t.Fatalf("overhead %v ignores the caller's start", o)
 	}
 }
+
+// The OpenAI-compatible route reports it too (not on a stream, whose header
+// leaves before the model has answered).
+func TestOverheadHeaderOpenAIRoute(t *testing.T) {
+	const modelTime = 150 * time.Millisecond
+	s := newServer(t, true)
+	s.must(s.do("POST", "/tenants", adminKey, acme), 201)
+	s.must(s.do("POST", "/tenants/acme/agents", adminKey, support), 201)
+	key := s.must(s.do("POST", "/tenants/acme/keys", adminKey, nil), 201).str("key")
+	s.model.onCall(func() { time.Sleep(modelTime) })
+	msgs := []any{map[string]any{"role": "user", "content": "hi"}}
+
+	t0 := time.Now()
+	r := s.must(s.do("POST", "/v1/chat/completions", key, map[string]any{"model": "support", "messages": msgs}), 200)
+	total := time.Since(t0)
+	if o := overheadOf(t, r.header.Get(api.OverheadHeader)); total-o < modelTime || o > total {
+		t.Fatalf("overhead %v of %v in all, model %v", o, total, modelTime)
+	}
+	r = s.must(s.do("POST", "/v1/chat/completions", key, map[string]any{"model": "ghost", "messages": msgs}), 404)
+	overheadOf(t, r.header.Get(api.OverheadHeader))
+	r = s.must(s.do("POST", "/v1/chat/completions", key, map[string]any{"model": "support", "messages": msgs, "stream": true}), 200)
+	if v, ok := r.header[api.OverheadHeader]; ok {
+		t.Fatalf("a stream carries %s: %v", api.OverheadHeader, v)
+	}
+}

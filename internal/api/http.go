@@ -77,6 +77,14 @@ func (x *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ev.RouteKey, ev.PathParameters = rt.RouteKey(), params
 	ev.RequestContext.RouteKey = ev.RouteKey
+	var timing *tenancy.Timing
+	if rt.Function == FnExecute { // the routes that call models report their overhead
+		if timing = tenancy.TimingFrom(r.Context()); timing == nil {
+			var ctx context.Context
+			ctx, timing = tenancy.StartTiming(r.Context(), start)
+			r = r.WithContext(ctx)
+		}
+	}
 	p, known := r.Context().Value(principalKey{}).(auth.Principal)
 	if !known && x.auth != nil && rt.Access != Public && r.Header.Get("Authorization") != "" {
 		var err error
@@ -96,7 +104,7 @@ func (x *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := &request{ev: &ev, route: rt, principal: p}
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, timing: timing}
 	var err error
 	if err = x.h.authorize(req); err == nil {
 		switch rt.Path {
@@ -124,22 +132,29 @@ func (x *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.h.deps.Logger.InfoContext(r.Context(), "request", attrs...)
 }
 
-// statusWriter remembers the status written and flushes every write.
+// statusWriter remembers the status written and flushes every write. With
+// a timing, a response that is not a stream carries X-Tenancy-Overhead-Ms,
+// measured when its header is written (after the model answered). A stream's
+// header leaves before the model has finished, so it carries none.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	timing *tenancy.Timing
 }
 
 func (s *statusWriter) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
+		if h := s.Header(); s.timing != nil && !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
+			h.Set(OverheadHeader, FormatMs(s.timing.Overhead()))
+		}
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
 func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
-		s.status = http.StatusOK
+		s.WriteHeader(http.StatusOK)
 	}
 	n, err := s.ResponseWriter.Write(b)
 	if err == nil {
