@@ -95,7 +95,7 @@ func TestOpenClawCallsAreTenantScoped(t *testing.T) {
 	own.SetAgents("tenant-globex-support")
 	gatewayRoot := strings.TrimSuffix(gw.URL, "/v1")
 	s := newServer(t, false, withEnv(map[string]string{"TENANCY_CATALOG_FILE": openClawCatalog(t),
-		"OPENCLAW_GATEWAY_URL": gatewayRoot, "OPENCLAW_GATEWAY_TOKEN": "gw-token", "GLOBEX_GW_TOKEN": "globex-own-token"}))
+		"OPENCLAW_GATEWAY_URL": gatewayRoot, "OPENCLAW_GATEWAY_TOKEN": "gw-token", "TENANCY_DEV_TENANT_GATEWAY_GLOBEX": "globex-own-token"}))
 	for _, id := range []string{"acme", "globex", "initech"} {
 		s.must(s.do("POST", "/tenants", adminKey, map[string]any{"tenant_id": id, "allowed_models": []string{"claw-agent"}}), 201)
 		s.must(s.do("POST", "/tenants/"+id+"/agents", adminKey, map[string]any{"agent_id": "support", "llm_model": "claw-agent"}), 201)
@@ -123,8 +123,22 @@ func TestOpenClawCallsAreTenantScoped(t *testing.T) {
 		"(agents.entries.tenant-initech-support in its config, or agents.create) before this agent can execute: model provider error")
 
 	// A tenant's own gateway (admin-only fields): strict isolation.
+	// The token secret must be under the tenant-gateway prefix (the only
+	// secrets the execute function may read in AWS): any other name is a 400
+	// that changes nothing.
+	for _, name := range []string{"GLOBEX_GW_TOKEN", "tenancy-dev/admin-key", "tenancy-dev/tenant-gateway/", "tenancy-dev/tenant-gateway/a/b",
+		"prod/tenant-gateway/globex", "tenancy-Dev/tenant-gateway/globex", "tenancy-dev/tenant-gateway/globex*"} {
+		r = s.must(s.do("PATCH", "/tenants/globex", adminKey, map[string]any{"openclaw_gateway_url": strings.TrimSuffix(own.URL, "/v1"),
+			"openclaw_gateway_token_secret": name}), 400)
+		eq(t, "bad secret "+name, r.str("error", "code")+": "+r.errMsg(), "validation_error: openclaw_gateway_token_secret must be named "+
+			"tenancy-<stage>/tenant-gateway/<name> (stage ^[a-z][a-z0-9-]{0,19}$, name ^[A-Za-z0-9_+=.@-]{1,128}$)")
+	}
+	r = s.must(s.do("GET", "/tenants/globex", adminKey, nil), 200)
+	eq(t, "unchanged after 400s", r.str("openclaw_gateway_url")+r.str("openclaw_gateway_token_secret"), "")
+	// Locally the token is the environment variable named after the secret.
 	r = s.must(s.do("PATCH", "/tenants/globex", adminKey, map[string]any{"openclaw_gateway_url": strings.TrimSuffix(own.URL, "/v1"),
-		"openclaw_gateway_token_secret": "GLOBEX_GW_TOKEN"}), 200)
+		"openclaw_gateway_token_secret": "tenancy-dev/tenant-gateway/globex"}), 200)
+	eq(t, "token secret", r.str("openclaw_gateway_token_secret"), "tenancy-dev/tenant-gateway/globex")
 	eq(t, "gateway url", r.str("openclaw_gateway_url"), strings.TrimSuffix(own.URL, "/v1"))
 	before := gw.Calls.Load()
 	r = s.must(s.do("POST", "/tenants/globex/agents/support/execute", adminKey, map[string]any{"query": "hello"}), 200)

@@ -82,6 +82,8 @@ func TestAwsSolutionsPack(t *testing.T) {
 		`AwsSolutions-IAM5 ["Resource::*"] on ` + strings.Repeat("AWS::IAM::Policy,", n) + strings.Repeat("AWS::IAM::Role,", n-1) + "AWS::IAM::Role",
 		// Bedrock, execute's role only
 		`AwsSolutions-IAM5 ["Resource::arn:\u003cAWS::Partition\u003e:bedrock:*::foundation-model/anthropic.*","Resource::arn:\u003cAWS::Partition\u003e:bedrock:\u003cAWS::Region\u003e:\u003cAWS::AccountId\u003e:inference-profile/us.anthropic.*"] on AWS::IAM::Policy,AWS::IAM::Role`,
+		// tenant gateway tokens (openclaw_gateway_token_secret) of this stage ("nag"), execute's role only
+		`AwsSolutions-IAM5 ["Resource::arn:\u003cAWS::Partition\u003e:secretsmanager:\u003cAWS::Region\u003e:\u003cAWS::AccountId\u003e:secret:tenancy-nag/tenant-gateway/*"] on AWS::IAM::Policy,AWS::IAM::Role`,
 		// the provider keys secret (the admin keys secret rotates)
 		"AwsSolutions-SMG4 on AWS::SecretsManager::Secret",
 	}

@@ -38,6 +38,7 @@ import (
 	"github.com/openclaw/tenancy/infra/samtemplate"
 	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/schema"
+	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
 // Defaults of TenancyStackProps.
@@ -253,7 +254,7 @@ func NewTenancyStack(scope constructs.Construct, id string, props *TenancyStackP
 	for _, fn := range api.Functions {
 		s.Functions[fn] = s.newFunction(fn, p.AssetDir, !p.NoTracing)
 	}
-	s.grant()
+	s.grant(p.Stage)
 	s.StreamURL = s.Functions[api.FnExecute].AddFunctionUrl(&awslambda.FunctionUrlOptions{
 		AuthType:   awslambda.FunctionUrlAuthType_NONE,
 		InvokeMode: awslambda.InvokeMode_RESPONSE_STREAM,
@@ -403,7 +404,7 @@ func (s *TenancyStack) newFunction(fn, assetDir string, tracing bool) awslambda.
 }
 
 // grant gives each function exactly what its code uses.
-func (s *TenancyStack) grant() {
+func (s *TenancyStack) grant(stage string) {
 	for _, fn := range api.Functions {
 		actions, ok := schema.FunctionActions[fn]
 		if !ok || len(actions) == 0 {
@@ -421,6 +422,18 @@ func (s *TenancyStack) grant() {
 	s.AdminSecret.GrantRead(s.Functions[api.FnAuthorizer], nil)
 	s.AdminSecret.GrantRead(s.Functions[api.FnExecute], nil)
 	s.ProviderKeys.GrantRead(s.Functions[api.FnExecute], nil)
+	// A tenant's own OpenClaw gateway token (admin-set
+	// openclaw_gateway_token_secret): execute may read the secrets named
+	// under this stage's tenant-gateway prefix and no others; the API
+	// refuses any other name (tenancy.GatewayTokenSecretRule). The operator
+	// creates those secrets (README); the trailing * also covers the random
+	// suffix Secrets Manager adds to every secret's ARN.
+	tenantSecrets := "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:" + tenancy.GatewayTokenSecretPrefix(stage) + "*"
+	s.Functions[api.FnExecute].AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("TenantGatewayTokens"),
+		Actions:   jsii.Strings("secretsmanager:GetSecretValue"),
+		Resources: jsii.Strings(*awscdk.Fn_Sub(jsii.String(tenantSecrets), nil)),
+	}))
 
 	// Budget alerts: events:PutEvents on the default bus, only for the
 	// functions that settle (their settlements raise the alerts).
@@ -457,6 +470,12 @@ func (s *TenancyStack) grant() {
 		Reason: jsii.String("Bedrock model ids are wildcards limited to the catalog's Bedrock family (" + BedrockFamily + "): its foundation models in the regions the " +
 			BedrockProfilePrefix + ". inference profiles route to, and those profiles in this account and region; TestProviderContract checks every catalog id falls inside."),
 		AppliesTo: &[]any{"Resource::" + nagName.Replace(foundation), "Resource::" + nagName.Replace(profiles)},
+	}, {
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("Tenant gateway tokens: secretsmanager:GetSecretValue only (no other action) on the secrets named " +
+			tenancy.GatewayTokenSecretPrefix(stage) + "* in this account and region, one per tenant with its own OpenClaw gateway; " +
+			"the API accepts no other name in openclaw_gateway_token_secret (admin-only field), and the wildcard also matches the random suffix of a secret's ARN."),
+		AppliesTo: &[]any{"Resource::" + nagName.Replace(tenantSecrets)},
 	}}, jsii.Bool(true))
 }
 

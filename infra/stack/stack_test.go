@@ -693,7 +693,8 @@ func TestIAMPerFunction(t *testing.T) {
 			case api.FnAuthorizer:
 				want = append(want, statement{"Allow", secretRead, []any{ref(adminID)}})
 			case api.FnExecute:
-				want = append(want, statement{"Allow", secretRead, []any{ref(adminID)}}, statement{"Allow", secretRead, []any{ref(providerID)}})
+				want = append(want, statement{"Allow", secretRead, []any{ref(adminID)}}, statement{"Allow", secretRead, []any{ref(providerID)}},
+					statement{"Allow", []string{"secretsmanager:GetSecretValue"}, []any{map[string]any{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:tenancy-dev/tenant-gateway/*"}}})
 			case api.FnReset:
 				want = append(want, statement{"Allow", []string{"sqs:SendMessage"}, []any{getAtt(queueID, "Arn")}},
 					statement{"Allow", []string{"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"}, []any{ref(adminID)}})

@@ -126,8 +126,9 @@ type TenantConfig struct {
 	Timezone string `json:"timezone"`
 	// OpenClawGatewayURL is the tenant's own OpenClaw gateway (strict
 	// isolation: one gateway per tenant); empty uses the shared one.
-	// OpenClawTokenSecret names its token: a Secrets Manager secret in AWS,
-	// an environment variable locally. Admin-only fields: only the admin
+	// OpenClawTokenSecret names its token: a Secrets Manager secret
+	// tenancy-<stage>/tenant-gateway/<name> in AWS (GatewayTokenSecretRule),
+	// the environment variable GatewayTokenEnv(name) locally. Admin-only fields: only the admin
 	// sets them or sees them.
 	OpenClawGatewayURL  string `json:"openclaw_gateway_url,omitempty"`
 	OpenClawTokenSecret string `json:"openclaw_gateway_token_secret,omitempty"`
@@ -270,9 +271,34 @@ func (p TenantPatch) Apply(c *TenantConfig) {
 	}
 }
 
-// secretNamePattern fits both a Secrets Manager secret name and an
-// environment variable name.
-var secretNamePattern = lazyRegexp(`^[A-Za-z0-9_/+=.@-]{1,256}$`)
+// GatewayTokenSecretRule is the only shape a tenant's gateway token secret
+// name may have: tenancy-<stage>/tenant-gateway/<name>. In AWS the execute
+// function may read secrets under its own stage's prefix
+// (GatewayTokenSecretPrefix) and no other, so this field cannot name the
+// platform's own secrets nor anything else in the account.
+const GatewayTokenSecretRule = "tenancy-<stage>/tenant-gateway/<name> (stage ^[a-z][a-z0-9-]{0,19}$, name ^[A-Za-z0-9_+=.@-]{1,128}$)"
+
+var gatewayTokenSecretPattern = lazyRegexp(`^tenancy-[a-z][a-z0-9-]{0,19}/tenant-gateway/[A-Za-z0-9_+=.@-]{1,128}$`)
+
+// GatewayTokenSecretPrefix starts the name of every tenant gateway token
+// secret of a stage (the stack's IAM grant is this prefix followed by *).
+func GatewayTokenSecretPrefix(stage string) string { return "tenancy-" + stage + "/tenant-gateway/" }
+
+// GatewayTokenEnv is the environment variable holding a tenant gateway
+// token locally (no Secrets Manager): the secret name in upper case with
+// every other character than a letter or digit as '_', e.g.
+// tenancy-dev/tenant-gateway/globex -> TENANCY_DEV_TENANT_GATEWAY_GLOBEX.
+func GatewayTokenEnv(secret string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9'):
+			return r
+		}
+		return '_'
+	}, secret)
+}
 
 func checkGateway(gatewayURL, secret string) error {
 	if gatewayURL != "" {
@@ -283,8 +309,8 @@ func checkGateway(gatewayURL, secret string) error {
 		}
 	}
 	if secret != "" {
-		if !secretNamePattern().MatchString(secret) {
-			return Validationf("openclaw_gateway_token_secret must match ^[A-Za-z0-9_/+=.@-]{1,256}$")
+		if !gatewayTokenSecretPattern().MatchString(secret) {
+			return Validationf("openclaw_gateway_token_secret must be named " + GatewayTokenSecretRule)
 		}
 		if gatewayURL == "" {
 			return Validationf("openclaw_gateway_token_secret needs openclaw_gateway_url")

@@ -36,6 +36,7 @@ import (
 	"github.com/openclaw/tenancy/internal/provider"
 	"github.com/openclaw/tenancy/internal/schema"
 	"github.com/openclaw/tenancy/internal/secrets"
+	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
 // Environment variables read by FromEnv. The provider ones are fixed by
@@ -421,9 +422,10 @@ func (b *builder) tenantTokens() func(ctx context.Context, name string) (string,
 	getenv := b.getenv
 	if b.getenv(EnvProviderSecret) == "" && b.o.Secrets == nil {
 		return func(_ context.Context, name string) (string, error) {
-			v := getenv(name)
+			env := tenancy.GatewayTokenEnv(name)
+			v := getenv(env)
 			if v == "" {
-				return "", fmt.Errorf("environment variable %s is empty", name)
+				return "", fmt.Errorf("environment variable %s is empty", env)
 			}
 			return v, nil
 		}
