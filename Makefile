@@ -18,7 +18,7 @@ CDK_DIR := $(CURDIR)/.tools/cdk
 CDK := $(CDK_DIR)/node_modules/.bin/cdk
 CFN_LINT_VERSION := 1.51.0
 
-.PHONY: all build build-host run test vet synth deploy template load bench tools cfn-lint chromium screenshots clean client openapi lint-openapi
+.PHONY: all build build-host run test vet synth deploy template load bench bench-store tools cfn-lint chromium screenshots clean client openapi lint-openapi
 
 all: build
 
@@ -59,7 +59,8 @@ $(CHROMIUM):
 screenshots: $(CHROMIUM)
 	CONSOLE_SCREENSHOTS=1 $(GO) test -count=1 -run TestConsoleInBrowser ./internal/console/
 
-## run: the API on http://127.0.0.1:3000 with the embedded DynamoDB
+## run: the API on http://127.0.0.1:3000 on the persistent embedded store (TENANCY_STORE=bolt, data in
+## TENANCY_DATA_DIR, default .data/); TENANCY_STORE=memory (minidyn) or dynamodb (DYNAMODB_ENDPOINT)
 run:
 	$(GO) run ./cmd/tenancy-local
 
@@ -100,10 +101,17 @@ $(REDOCLY):
 	mkdir -p $(CURDIR)/.tools/redocly
 	npm install --prefix $(CURDIR)/.tools/redocly --no-save --no-audit --no-fund --no-package-lock @redocly/cli@$(REDOCLY_VERSION)
 
+## bench-store: the local API at scale on the default store (10,000 tenants with 2 agents, 1 key and
+## 30 days of history each) and on the in-memory minidyn (100 tenants) in one run: execute p50/p99 empty
+## vs full, GET tenant, list, registration first vs last 1,000 (STORE_BENCH_TENANTS,
+## STORE_BENCH_MEMORY_TENANTS change the sizes)
+bench-store:
+	$(GO) test -run '^$$' -bench StoreAtScale -benchtime 1x -timeout 60m $(BENCH_FLAGS) ./tests/
+
 vet:
 	$(GO) vet ./...
 
-## test: vet, then every test with the race detector (store suite on minidyn and moto); the CDK
+## test: vet, then every test with the race detector (store suite on minidyn, bolt and moto); the CDK
 ## stack's tests (infra/) without it: they are single-threaded, and a race build of the CDK
 ## packages is a second ~3 min cold compile on top of the one go vet already made. The infra
 ## tests also run cdk-nag's AwsSolutions pack and cfn-lint on the synth and on template.yaml; the

@@ -106,7 +106,7 @@ func BenchmarkExecuteOverhead(b *testing.B) {
 	}
 	defer fake.Close()
 	env := map[string]string{"TENANCY_LISTEN": "127.0.0.1:0", "TENANCY_ADMIN_KEY": adminKey,
-		"OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key}
+		"OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key, "TENANCY_DATA_DIR": b.TempDir()}
 	ctx := context.Background()
 	loc, err := localapiStart(ctx, env)
 	if err != nil {

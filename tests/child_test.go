@@ -2,14 +2,19 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/openclaw/tenancy/internal/app"
 	"github.com/openclaw/tenancy/internal/ddblocal"
 	"github.com/openclaw/tenancy/internal/fakemodel"
+	"github.com/openclaw/tenancy/internal/localapi"
 )
 
 // A benchmark that counts the allocations of the handler code must not
@@ -30,6 +35,15 @@ func serveChild() bool {
 			return true
 		}
 		fmt.Println(emb.URL)
+	case "tenancy-local": // the local API on TENANCY_DATA_DIR (killed by TestLocalSurvivesKill9)
+		loc, err := localapi.Start(context.Background(), localapi.Options{App: app.Options{Getenv: os.Getenv,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}})
+		if err != nil {
+			fmt.Println("error", err)
+			return true
+		}
+		go func() { _ = loc.Serve(context.Background()) }()
+		fmt.Println(loc.URL)
 	case "fakemodel":
 		fake, err := fakemodel.Start("sk-bench", fakemodel.Usage{PromptTokens: 120, CompletionTokens: 80})
 		if err != nil {

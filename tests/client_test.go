@@ -21,10 +21,11 @@ func ptr[T any](v T) *T { return &v }
 
 // makeRun starts the local API as `make run` does (cmd/tenancy-local):
 // nothing but the environment, so the real clock, the offline dev provider
-// and the embedded DynamoDB; its responses are checked against its document.
+// and the default store (bolt, in a fresh directory); its responses are
+// checked against its document.
 func makeRun(t *testing.T) string {
 	t.Helper()
-	env := map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0"}
+	env := map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0", "TENANCY_DATA_DIR": t.TempDir()}
 	loc, err := localapi.Start(context.Background(), localapi.Options{App: app.Options{
 		Getenv: func(k string) string { return env[k] }, Logger: newTestLogger(&logBuffer{})}})
 	if err != nil {

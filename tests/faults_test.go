@@ -39,7 +39,7 @@ func (s *server) usage() resp { return s.must(s.do("GET", "/tenants/acme/usage",
 // DynamoDB failing: the admit gets 503 (after the SDK's retries) and
 // nothing changes.
 func TestFaultStoreDownAtAdmit(t *testing.T) {
-	s := newServer(t, true)
+	s := newServer(t, true, inMemory)
 	s.setup()
 	before := s.usage().raw
 	s.storeDown(true)
@@ -56,7 +56,7 @@ func TestFaultStoreDownAtAdmit(t *testing.T) {
 // DynamoDB down while the model answers: settling retries with backoff and
 // succeeds once DynamoDB is back; the cost is counted exactly once.
 func TestFaultStoreOutageDuringSettle(t *testing.T) {
-	s := newServer(t, true)
+	s := newServer(t, true, inMemory)
 	s.setup()
 	s.model.onCall(func() {
 		s.storeDown(true)
@@ -76,7 +76,7 @@ func TestFaultStoreOutageDuringSettle(t *testing.T) {
 // it: the cost appears once, on the day of the call, never twice.
 func TestFaultSettleFailsThenRolloverReconciles(t *testing.T) {
 	faults := &ddblocal.Faults{}
-	s := newServer(t, true, func(o *app.Options) {
+	s := newServer(t, true, inMemory, func(o *app.Options) {
 		o.DynamoOptions = append(o.DynamoOptions, faults.Option)
 		o.SettleTimeout = 600 * time.Millisecond
 	})
@@ -121,7 +121,7 @@ func TestFaultSettleFailsThenRolloverReconciles(t *testing.T) {
 // Throttled admits are retried by the SDK and succeed.
 func TestFaultThrottledAdmitRetried(t *testing.T) {
 	faults := &ddblocal.Faults{}
-	s := newServer(t, true, func(o *app.Options) { o.DynamoOptions = append(o.DynamoOptions, faults.Option) })
+	s := newServer(t, true, inMemory, func(o *app.Options) { o.DynamoOptions = append(o.DynamoOptions, faults.Option) })
 	s.setup()
 	faults.Fail("TransactWriteItems", 2, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")})
 	s.must(s.exec("hi"), 200)
@@ -132,7 +132,7 @@ func TestFaultThrottledAdmitRetried(t *testing.T) {
 // The daily reset runs (twice, concurrently) while executes straddle
 // midnight: every successful call is billed exactly once, on its admit day.
 func TestFaultResetDuringExecutes(t *testing.T) {
-	s := newServer(t, true)
+	s := newServer(t, true, inMemory)
 	s.setup()
 	s.must(s.do("PATCH", "/tenants/acme", adminKey, map[string]any{"max_cost_usd_per_day": 1000}), 200)
 	s.clock.Set(time.Date(2026, 11, 28, 23, 59, 59, 0, time.UTC))

@@ -27,7 +27,7 @@ var (
 // handlers, the embedded DynamoDB), with a tenant and an agent in it.
 func fuzzServer(f *testing.F) http.Handler {
 	fuzzOnce.Do(func() {
-		env := map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0"}
+		env := map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0", "TENANCY_DATA_DIR": f.TempDir()}
 		loc, err := localapi.Start(context.Background(), localapi.Options{App: app.Options{
 			Getenv: func(k string) string { return env[k] }, Logger: newTestLogger(&logBuffer{})}})
 		if err != nil {

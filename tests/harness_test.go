@@ -29,7 +29,16 @@ func TestMain(m *testing.M) {
 		return
 	}
 	installContract()
-	os.Exit(m.Run())
+	code := m.Run()
+	// Every local API of these tests keeps its data in a temporary
+	// directory; the default (.data in the working directory) would carry
+	// tenants from one run into the next.
+	if _, err := os.Stat(localapi.DefaultDataDir); err == nil {
+		fmt.Fprintln(os.Stderr, "a test started the local API on the default data directory tests/.data: set TENANCY_DATA_DIR")
+		_ = os.RemoveAll(localapi.DefaultDataDir)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // fixedModel answers every call with the same usage: 1000 input and 500
@@ -102,7 +111,9 @@ var t0 = time.Date(2026, 11, 28, 14, 30, 0, 0, time.UTC)
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 // newServer starts the local API on a free port with a manual clock and a
-// fixed-usage model (models nil), or the environment's models.
+// fixed-usage model (models nil), or the environment's models, on the
+// default store (bolt, in a fresh directory) unless configured otherwise
+// (inMemory: the embedded DynamoDB).
 func newServer(t *testing.T, withFixedModel bool, configure ...func(*app.Options)) *server {
 	t.Helper()
 	s := &server{t: t, clock: clock.NewManual(t0), logs: &logBuffer{}}
@@ -114,6 +125,15 @@ func newServer(t *testing.T, withFixedModel bool, configure ...func(*app.Options
 	}
 	for _, c := range configure {
 		c(&opts)
+	}
+	// The default store lives in a fresh directory, whatever Getenv a
+	// configure function installed.
+	dataDir, base := t.TempDir(), opts.Getenv
+	opts.Getenv = func(k string) string {
+		if v := base(k); v != "" || k != "TENANCY_DATA_DIR" {
+			return v
+		}
+		return dataDir
 	}
 	loc, err := localapi.Start(context.Background(), localapi.Options{App: opts})
 	if err != nil {
@@ -238,6 +258,10 @@ func eq(t *testing.T, what string, got, want any) {
 		t.Fatalf("%s = %v, want %v", what, got, want)
 	}
 }
+
+// inMemory runs a test server on the embedded DynamoDB (TENANCY_STORE=memory),
+// for the tests that inject DynamoDB failures.
+var inMemory = withEnv(map[string]string{"TENANCY_STORE": "memory"})
 
 func localapiStart(ctx context.Context, env map[string]string) (*localapi.Local, error) {
 	return localapi.Start(ctx, localapi.Options{App: app.Options{Getenv: func(k string) string { return env[k] },

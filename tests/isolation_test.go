@@ -198,7 +198,8 @@ func TestProviderErrorsHideTheProvider(t *testing.T) {
 // headers close the connection.
 func TestLocalServerBoundsReadingARequest(t *testing.T) {
 	loc, err := localapi.Start(context.Background(), localapi.Options{ReadTimeout: 500 * time.Millisecond,
-		App: app.Options{Getenv: env(map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0"}),
+		App: app.Options{Getenv: env(map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0",
+			"TENANCY_DATA_DIR": t.TempDir()}),
 			Logger: newTestLogger(&logBuffer{})}})
 	if err != nil {
 		t.Fatal(err)

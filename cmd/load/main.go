@@ -24,6 +24,7 @@ func main() {
 	flag.StringVar(&capUSD, "cost-cap-usd", capUSD, "max_cost_usd_per_day of the cost-capped tenant")
 	flag.Int64Var(&cfg.Usage.PromptTokens, "prompt-tokens", cfg.Usage.PromptTokens, "input tokens the fake model reports per call")
 	flag.Int64Var(&cfg.Usage.CompletionTokens, "completion-tokens", cfg.Usage.CompletionTokens, "output tokens the fake model reports per call")
+	flag.StringVar(&cfg.Store, "store", "", "the local API's store: bolt (default), memory (minidyn) or dynamodb (DYNAMODB_ENDPOINT)")
 	flag.DurationVar(&cfg.ModelDelay, "model-delay", 0, "how long the fake model takes per call")
 	flag.Parse()
 	c, err := tenancy.ParseUSD(capUSD)

@@ -1,6 +1,8 @@
 // Command tenancy-local serves the API on http://127.0.0.1:3000 (or
 // TENANCY_LISTEN) with the Lambda functions' own handler code, on the
-// embedded DynamoDB (or DYNAMODB_ENDPOINT). `make run` runs it.
+// store TENANCY_STORE selects (the persistent embedded store by default).
+// `make run` runs it. `tenancy-local export > backup.jsonl` and
+// `tenancy-local import < backup.jsonl` move everything between stores.
 package main
 
 import (
@@ -17,6 +19,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 {
+		if err := localapi.Backup(ctx, os.Getenv, os.Args[1], os.Stdin, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "tenancy-local:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	loc, err := localapi.Start(ctx, localapi.Options{App: app.Options{Getenv: os.Getenv}, Out: os.Stderr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tenancy-local:", err)

@@ -20,13 +20,24 @@ import (
 	"github.com/openclaw/tenancy/internal/catalog"
 	"github.com/openclaw/tenancy/internal/clock"
 	"github.com/openclaw/tenancy/internal/dynamostore"
+	"github.com/openclaw/tenancy/internal/idempotency"
 	"github.com/openclaw/tenancy/internal/schema"
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
+// Store is everything the platform keeps: tenants, agents and usage, API
+// keys, idempotency records. dynamostore implements it (the Lambda
+// functions), and so does the local server's embedded store (boltstore),
+// passed in Options.Store so that the functions never link it.
+type Store interface {
+	tenancy.Store
+	auth.KeyStore
+	idempotency.Store
+}
+
 // App is the wired platform.
 type App struct {
-	Store   *dynamostore.Store
+	Store   Store
 	Service *tenancy.Service
 	Keys    *auth.Keys
 	Catalog *catalog.Catalog
@@ -48,6 +59,9 @@ type Options struct {
 	// function calls no model and does not link the provider clients.
 	ModelsFromEnv func(ctx context.Context, getenv func(string) string, cat *catalog.Catalog) (tenancy.ModelRouter, error)
 	Counter       *dynamostore.Counter
+	// Store, when set, is used instead of DynamoDB (the local server's
+	// embedded store); no DynamoDB client is built.
+	Store Store
 	// DynamoOptions are extra DynamoDB client options (fault injection).
 	DynamoOptions []func(*dynamodb.Options)
 	// SettleTimeout bounds settling after a model call (default 10s).
@@ -71,9 +85,13 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if table == "" {
 		table = schema.DefaultTableName
 	}
-	db, err := newDB(ctx, o.Getenv(schema.EnvEndpoint), o.Counter, o.DynamoOptions)
-	if err != nil {
-		return nil, err
+	store := o.Store
+	if store == nil {
+		db, err := newDB(ctx, o.Getenv(schema.EnvEndpoint), o.Counter, o.DynamoOptions)
+		if err != nil {
+			return nil, err
+		}
+		store = dynamostore.New(db, table)
 	}
 	cat, err := catalog.Load(o.Getenv)
 	if err != nil {
@@ -91,7 +109,6 @@ func New(ctx context.Context, o Options) (*App, error) {
 	default:
 		models = noModels{}
 	}
-	store := dynamostore.New(db, table)
 	notifier, err := alertsFromEnv(ctx, o.Getenv)
 	if err != nil {
 		return nil, err

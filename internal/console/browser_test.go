@@ -163,7 +163,10 @@ func startEmptyAPI(t *testing.T, dynamoOptions []func(*dynamodb.Options)) *fixtu
 	t.Helper()
 	clk := clock.NewManual(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	logs := &syncBuffer{}
-	env := map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0"}
+	env := map[string]string{"TENANCY_ADMIN_KEY": adminKey, "TENANCY_LISTEN": "127.0.0.1:0", "TENANCY_DATA_DIR": t.TempDir()}
+	if len(dynamoOptions) > 0 { // client-side faults need the DynamoDB store: the in-memory one
+		env["TENANCY_STORE"] = "memory"
+	}
 	loc, err := localapi.Start(context.Background(), localapi.Options{App: app.Options{
 		Getenv: func(k string) string { return env[k] }, Clock: clk, Models: fixedModel{},
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), DynamoOptions: dynamoOptions}})

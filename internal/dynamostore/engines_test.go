@@ -12,22 +12,37 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/openclaw/tenancy/internal/auth"
+	"github.com/openclaw/tenancy/internal/boltstore"
 	"github.com/openclaw/tenancy/internal/catalog"
 	"github.com/openclaw/tenancy/internal/clock"
 	"github.com/openclaw/tenancy/internal/ddblocal"
 	"github.com/openclaw/tenancy/internal/dynamostore"
+	"github.com/openclaw/tenancy/internal/idempotency"
 	"github.com/openclaw/tenancy/internal/provider"
 	"github.com/openclaw/tenancy/internal/schema"
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
 // The contract suite runs every test on every engine: minidyn (embedded,
-// in-process), moto (a separate server, exact decimals, strict validation)
-// and, when DYNAMODB_ENDPOINT is set, that endpoint (DynamoDB Local, AWS).
+// in-process), bolt (the embedded persistent store, internal/boltstore, on a
+// fresh file per test), moto (a separate server, exact decimals, strict
+// validation) and, when DYNAMODB_ENDPOINT is set, that endpoint (DynamoDB
+// Local, AWS). Tests of DynamoDB requests or items run on DynamoDB engines
+// only (v.dynamo()).
 type engine struct {
 	name     string
 	endpoint string
 	embedded *ddblocal.Embedded
+	bolt     bool
+}
+
+// contractStore is what every store implements: the domain's store, the
+// API keys and the idempotency records.
+type contractStore interface {
+	tenancy.Store
+	auth.KeyStore
+	idempotency.Store
 }
 
 var engines []engine
@@ -43,7 +58,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer emb.Close()
-	engines = append(engines, engine{name: "minidyn", endpoint: emb.URL, embedded: emb})
+	engines = append(engines, engine{name: "minidyn", endpoint: emb.URL, embedded: emb}, engine{name: "bolt", bolt: true})
 	if os.Getenv("TENANCY_SKIP_MOTO") == "" {
 		moto, err := ddblocal.StartMoto(context.Background())
 		if err != nil {
@@ -63,8 +78,9 @@ func runMain(m *testing.M) int {
 type env struct {
 	t       testing.TB
 	engine  engine
-	db      *dynamodb.Client
-	store   *dynamostore.Store
+	db      *dynamodb.Client // nil on bolt
+	table   string
+	store   contractStore
 	clock   *clock.Manual
 	counter *dynamostore.Counter
 	model   *fakeModel
@@ -81,6 +97,14 @@ func newEnv(t testing.TB, e engine) *env {
 	t.Helper()
 	ctx := context.Background()
 	counter := &dynamostore.Counter{}
+	if e.bolt {
+		bs, err := boltstore.Open(t.TempDir(), boltstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = bs.Close() })
+		return newEnvOn(t, e, bs, nil, "", counter)
+	}
 	db, err := dynamostore.NewClient(ctx, e.endpoint, counter.Option)
 	if err != nil {
 		t.Fatal(err)
@@ -89,12 +113,30 @@ func newEnv(t testing.TB, e engine) *env {
 	if err := dynamostore.CreateTable(ctx, db, table); err != nil {
 		t.Fatal(err)
 	}
-	v := &env{t: t, engine: e, db: db, store: dynamostore.New(db, table), clock: clock.NewManual(t0),
-		counter: counter, model: &fakeModel{usage: provider.Usage{InputTokens: 1000, OutputTokens: 500}}, ctx: ctx}
+	return newEnvOn(t, e, dynamostore.New(db, table), db, table, counter)
+}
+
+func newEnvOn(t testing.TB, e engine, store contractStore, db *dynamodb.Client, table string, counter *dynamostore.Counter) *env {
+	v := &env{t: t, engine: e, db: db, table: table, store: store, clock: clock.NewManual(t0),
+		counter: counter, model: &fakeModel{usage: provider.Usage{InputTokens: 1000, OutputTokens: 500}}, ctx: context.Background()}
 	v.svc = tenancy.New(tenancy.Options{Store: v.store, Clock: v.clock, Catalog: catalog.Default(), Models: v.model})
 	counter.Reset()
 	return v
 }
+
+// coldStore is a second store on the same data that has seen no call yet
+// (another Lambda instance); the bolt store remembers nothing between
+// transactions, so it is itself.
+func (v *env) coldStore() contractStore {
+	if v.engine.bolt {
+		return v.store
+	}
+	return dynamostore.New(v.db, v.table)
+}
+
+// dynamo reports whether the store is the DynamoDB one (requests counted,
+// items readable).
+func (v *env) dynamo() bool { return !v.engine.bolt }
 
 // each runs f as a subtest on every engine.
 func each(t *testing.T, f func(t *testing.T, v *env)) {

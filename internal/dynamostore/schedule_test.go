@@ -34,19 +34,24 @@ func simZones() []string {
 }
 
 // load writes n tenants straight into the table (BatchWriteItem, 25 items
-// a request), each with a window opened at opened in its zone.
+// a request), each with a window opened at opened in its zone; on bolt
+// through CreateTenant (one transaction each).
 func (v *env) load(n int, opened time.Time) {
 	v.t.Helper()
 	zones := simZones()
 	var batch []types.WriteRequest
 	flush := func() {
+		if !v.dynamo() {
+			return
+		}
+		table := v.store.(*dynamostore.Store).TableName()
 		for len(batch) > 0 {
 			out, err := v.db.BatchWriteItem(v.ctx, &dynamodb.BatchWriteItemInput{
-				RequestItems: map[string][]types.WriteRequest{*v.store.TableName(): batch}})
+				RequestItems: map[string][]types.WriteRequest{*table: batch}})
 			if err != nil {
 				v.t.Fatal(err)
 			}
-			batch = out.UnprocessedItems[*v.store.TableName()]
+			batch = out.UnprocessedItems[*table]
 		}
 	}
 	for i := 0; i < n; i++ {
@@ -58,8 +63,15 @@ func (v *env) load(n int, opened time.Time) {
 			v.t.Fatal(err)
 		}
 		day := tenancy.DayKey(opened, loc)
-		item, err := dynamostore.EncodeTenant(tenancy.Tenant{TenantConfig: cfg, IsActive: true, CreatedAt: opened, UpdatedAt: opened,
-			Usage: tenancy.Window{Day: day, Hour: tenancy.HourKey(opened), BudgetLeft: cfg.MaxCostPerDay, Month: tenancy.MonthKey(day)}})
+		tn := tenancy.Tenant{TenantConfig: cfg, IsActive: true, CreatedAt: opened, UpdatedAt: opened,
+			Usage: tenancy.Window{Day: day, Hour: tenancy.HourKey(opened), BudgetLeft: cfg.MaxCostPerDay, Month: tenancy.MonthKey(day)}}
+		if !v.dynamo() {
+			if err := v.store.CreateTenant(v.ctx, tn); err != nil {
+				v.t.Fatal(err)
+			}
+			continue
+		}
+		item, err := dynamostore.EncodeTenant(tn)
 		if err != nil {
 			v.t.Fatal(err)
 		}
@@ -122,7 +134,7 @@ var errListing = errors.New("listing failed")
 
 // failingStore fails ListTenants after some pages, once.
 type failingStore struct {
-	*dynamostore.Store
+	tenancy.Store
 	failAfterPages int
 	pages          int
 }

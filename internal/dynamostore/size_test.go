@@ -56,7 +56,7 @@ func TestTenantItemSize(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, err := v.db.GetItem(v.ctx, &dynamodb.GetItemInput{TableName: v.store.TableName(), Key: map[string]types.AttributeValue{
+	out, err := v.db.GetItem(v.ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: "TENANT#acme"}, "sk": &types.AttributeValueMemberS{Value: "TENANT"}}, ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		t.Fatal(err)

@@ -105,7 +105,9 @@ func TestListTenantsPages(t *testing.T) {
 		wantErr(t, err, tenancy.ErrValidation, "next_token is not a valid page token")
 		_, _, err = v.svc.ListTenants(v.ctx, 101, "")
 		wantErr(t, err, tenancy.ErrValidation, "limit must be between 1 and 100")
-		eq(t, "reads for one page (query + batch get)", v.readsOf(func() { _, _, _ = v.svc.ListTenants(v.ctx, 2, "") }), 2)
+		if v.dynamo() {
+			eq(t, "reads for one page (query + batch get)", v.readsOf(func() { _, _, _ = v.svc.ListTenants(v.ctx, 2, "") }), 2)
+		}
 	})
 }
 

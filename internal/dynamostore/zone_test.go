@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openclaw/tenancy/internal/dynamostore"
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
@@ -141,7 +140,7 @@ func TestTimezoneChange(t *testing.T) {
 		eq(t, "resets_at (Tokyo midnight)", r.ResetsAt, utc("2026-11-29T15:00:00Z"))
 		// A store that never saw this tenant (another Lambda instance)
 		// computes the day in UTC first and is corrected by the item.
-		cold := tenancy.New(tenancy.Options{Store: dynamostore.New(v.db, *v.store.TableName()), Clock: v.clock,
+		cold := tenancy.New(tenancy.Options{Store: v.coldStore(), Clock: v.clock,
 			Catalog: v.svc.Catalog(), Models: v.model})
 		v.clock.Set(utc("2026-11-29T15:00:00Z")) // Tokyo's 30th, UTC's 29th
 		if _, err := cold.Execute(v.ctx, "east", "support", query); err != nil {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ type Config struct {
 	Usage       fakemodel.Usage
 	Model       string
 	ModelDelay  time.Duration
+	Store       string // TENANCY_STORE of the local API: "" (the default, bolt), memory, dynamodb
 }
 
 // Defaults: 400 requests from 64 workers across 3 tenants.
@@ -46,6 +48,7 @@ func Defaults() Config {
 
 // Result is the run's summary; its JSON is the tool's last line.
 type Result struct {
+	Store           string           `json:"store"`
 	Requests        int              `json:"requests"`
 	Admitted        int              `json:"admitted"`
 	Rejected429     int              `json:"rejected_429"`
@@ -99,8 +102,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer fake.Close()
 	fake.Delay.Store(int64(cfg.ModelDelay))
+	dataDir, err := os.MkdirTemp("", "tenancy-load-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dataDir)
 	env := map[string]string{"TENANCY_LISTEN": "127.0.0.1:0", "TENANCY_ADMIN_KEY": "load-admin",
-		"OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key}
+		"OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key, "TENANCY_STORE": cfg.Store, "TENANCY_DATA_DIR": dataDir}
 	counter := &dynamostore.Counter{}
 	loc, err := localapi.Start(ctx, localapi.Options{Counter: counter,
 		App: app.Options{Getenv: func(k string) string { return env[k] }, Logger: discardLogger()}})
@@ -135,7 +143,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	counter.Reset()
-	res := &Result{Requests: cfg.Requests, ByStatus: map[string]int{}, RefusedByCode: map[string]int{}, CappedRefusals: map[string]int{}, HourlyLimit: cfg.HourlyLimit,
+	res := &Result{Store: loc.Store, Requests: cfg.Requests, ByStatus: map[string]int{}, RefusedByCode: map[string]int{}, CappedRefusals: map[string]int{}, HourlyLimit: cfg.HourlyLimit,
 		CapNanos: int64(cfg.CostCap), tenantAdmitted: map[string]int{}, tenantCallNanos: map[string]int64{}}
 	latencies := make([]time.Duration, cfg.Requests)
 	var next atomic.Int64
@@ -262,6 +270,7 @@ func (r *Result) check() {
 // Print writes the human table, then the JSON summary as the last line.
 func (r *Result) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "store\t%s\n", r.Store)
 	fmt.Fprintf(tw, "requests\t%d\n", r.Requests)
 	fmt.Fprintf(tw, "throughput\t%.0f req/s over %.2fs\n", r.Throughput, r.Seconds)
 	fmt.Fprintf(tw, "latency p50 / p95 / p99\t%.1f / %.1f / %.1f ms\n", r.P50Ms, r.P95Ms, r.P99Ms)
@@ -284,7 +293,9 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintf(tw, "  capped tenant refused %s\t%d\n", c, r.CappedRefusals[c])
 	}
 	fmt.Fprintf(tw, "hourly tenant admitted / limit\t%d / %d\n", r.HourlyAdmitted, r.HourlyLimit)
-	fmt.Fprintf(tw, "DynamoDB requests per execute\t%.2f\n", r.DDBPerExecute)
+	if r.Store != localapi.StoreBolt {
+		fmt.Fprintf(tw, "DynamoDB requests per execute\t%.2f\n", r.DDBPerExecute)
+	}
 	fmt.Fprintf(tw, "model calls\t%d\n", r.ModelCalls)
 	if len(r.Violations) == 0 {
 		fmt.Fprintf(tw, "invariants\tall hold\n")

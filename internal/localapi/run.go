@@ -12,6 +12,7 @@ import (
 	"github.com/openclaw/tenancy/internal/app"
 	"github.com/openclaw/tenancy/internal/app/withmodels"
 	"github.com/openclaw/tenancy/internal/auth"
+	"github.com/openclaw/tenancy/internal/boltstore"
 	"github.com/openclaw/tenancy/internal/ddblocal"
 	"github.com/openclaw/tenancy/internal/dynamostore"
 	"github.com/openclaw/tenancy/internal/schema"
@@ -32,7 +33,9 @@ type Local struct {
 	AdminKey  string
 	AdminKeys []string
 	App       *app.App
-	Embedded  *ddblocal.Embedded // nil with DYNAMODB_ENDPOINT
+	Store     string             // bolt, memory or dynamodb
+	Embedded  *ddblocal.Embedded // the in-memory DynamoDB (TENANCY_STORE=memory), else nil
+	Bolt      *boltstore.Store   // the persistent store (TENANCY_STORE=bolt, the default), else nil
 	srv       *http.Server
 	l         net.Listener
 	emb       *ddblocal.Embedded
@@ -47,10 +50,44 @@ type Options struct {
 	ReadTimeout time.Duration
 }
 
-// Start wires the platform, creates the table before serving, and listens.
+// Stores the local API can run on (TENANCY_STORE).
+const (
+	StoreBolt     = "bolt"     // the default: persistent, in TENANCY_DATA_DIR
+	StoreMemory   = "memory"   // minidyn, the embedded DynamoDB, in memory
+	StoreDynamoDB = "dynamodb" // DynamoDB at DYNAMODB_ENDPOINT (or AWS)
+)
+
+// DefaultDataDir is the bolt store's directory unless TENANCY_DATA_DIR says
+// otherwise (relative to the working directory).
+const DefaultDataDir = ".data"
+
+// StoreKind is the store TENANCY_STORE selects: bolt by default, dynamodb
+// when only DYNAMODB_ENDPOINT is set (as before there was a choice).
+func StoreKind(getenv func(string) string) (string, error) {
+	switch k := getenv(schema.EnvStore); k {
+	case StoreBolt, StoreMemory, StoreDynamoDB:
+		return k, nil
+	case "":
+		if getenv(schema.EnvEndpoint) != "" {
+			return StoreDynamoDB, nil
+		}
+		return StoreBolt, nil
+	default:
+		return "", fmt.Errorf("%s=%q: must be %s, %s or %s", schema.EnvStore, k, StoreBolt, StoreMemory, StoreDynamoDB)
+	}
+}
+
+// Start wires the platform on the store TENANCY_STORE selects, creates the
+// DynamoDB table before serving (DynamoDB stores), and listens.
 func Start(ctx context.Context, o Options) (*Local, error) {
 	getenv := o.App.Getenv
 	loc := &Local{}
+	kind, err := StoreKind(getenv)
+	if err != nil {
+		return nil, err
+	}
+	loc.Store = kind
+	ao := o.App
 	generated := getenv(schema.EnvAdminKey) == ""
 	if generated {
 		loc.AdminKeys = []string{"adm_" + auth.NewKey()[len(auth.KeyPrefix):]}
@@ -63,14 +100,29 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 	}
 	loc.AdminKey = loc.AdminKeys[0]
 	endpoint, where := getenv(schema.EnvEndpoint), ""
-	if endpoint == "" {
+	switch kind {
+	case StoreBolt:
+		dir := getenv(schema.EnvDataDir)
+		if dir == "" {
+			dir = DefaultDataDir
+		}
+		bs, err := boltstore.Open(dir, boltstore.Options{})
+		if err != nil {
+			return nil, err
+		}
+		loc.Bolt, ao.Store = bs, bs
+		where = "bolt (embedded, persistent) in " + bs.Path()
+	case StoreMemory:
 		emb, err := ddblocal.StartEmbedded("")
 		if err != nil {
 			return nil, err
 		}
-		loc.Embedded, loc.emb, endpoint, where = emb, emb, emb.URL, "embedded DynamoDB (minidyn, in-process, in memory)"
-	} else {
-		where = "DynamoDB at " + endpoint
+		loc.Embedded, loc.emb, endpoint, where = emb, emb, emb.URL, "memory (embedded DynamoDB, minidyn, in-process; lost on exit)"
+	case StoreDynamoDB:
+		where = "dynamodb at " + endpoint
+		if endpoint == "" {
+			where = "dynamodb (AWS, from the environment's credentials and region)"
+		}
 	}
 	env := func(k string) string {
 		if k == schema.EnvEndpoint {
@@ -78,7 +130,6 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 		}
 		return getenv(k)
 	}
-	ao := o.App
 	ao.Getenv, ao.Counter = env, o.Counter
 	if ao.Models == nil && ao.ModelsFromEnv == nil {
 		ao.ModelsFromEnv = withmodels.FromEnv
@@ -89,14 +140,17 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 		return nil, err
 	}
 	loc.App = a
-	db, err := dynamostore.NewClient(ctx, endpoint)
-	if err != nil {
-		loc.Close()
-		return nil, err
-	}
-	if err := dynamostore.CreateTable(ctx, db, a.Table); err != nil {
-		loc.Close()
-		return nil, err
+	if kind != StoreBolt {
+		db, err := dynamostore.NewClient(ctx, endpoint)
+		if err != nil {
+			loc.Close()
+			return nil, err
+		}
+		if err := dynamostore.CreateTable(ctx, db, a.Table); err != nil {
+			loc.Close()
+			return nil, err
+		}
+		where += fmt.Sprintf(", table %q", a.Table)
 	}
 	handlers := map[string]*api.Handler{}
 	for _, fn := range api.Functions {
@@ -124,7 +178,7 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 	if o.Out != nil {
 		fmt.Fprintf(o.Out, "API:      %s\n", loc.URL)
 		fmt.Fprintf(o.Out, "Console:  %s/console\n", loc.URL)
-		fmt.Fprintf(o.Out, "Database: %s, table %q\n", where, a.Table)
+		fmt.Fprintf(o.Out, "Store:    %s\n", where)
 		if generated {
 			fmt.Fprintf(o.Out, "Admin key (generated; set %s to choose one): %s\n", schema.EnvAdminKey, loc.AdminKey)
 		} else {
@@ -153,5 +207,8 @@ func (l *Local) Close() {
 	}
 	if l.emb != nil {
 		_ = l.emb.Close()
+	}
+	if l.Bolt != nil {
+		_ = l.Bolt.Close()
 	}
 }

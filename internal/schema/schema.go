@@ -28,6 +28,8 @@ const (
 	EnvAdminKeySecret = "TENANCY_ADMIN_KEY_SECRET" // AWS: Secrets Manager name holding the admin keys
 	EnvProviderSecret = "TENANCY_PROVIDER_SECRET"  // AWS: Secrets Manager name holding provider keys (JSON object of env names to values)
 	EnvListen         = "TENANCY_LISTEN"           // local server address
+	EnvStore          = "TENANCY_STORE"            // local server: bolt (default), memory or dynamodb
+	EnvDataDir        = "TENANCY_DATA_DIR"         // local server: the bolt store's directory (default .data)
 	// Budget alerts: a webhook (POSTed JSON signed with the secret) wherever
 	// set, and in AWS the EventBridge bus the stack names (the default bus).
 	EnvAlertWebhook = "TENANCY_ALERT_WEBHOOK"
