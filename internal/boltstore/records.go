@@ -162,10 +162,13 @@ type tenantRec struct {
 	// Alerts: the thresholds, and per period the highest one sent (the
 	// DynamoDB store's a_d_pct / a_m_pct; a settle computes the crossing
 	// from the spend inside its transaction, so no room is kept).
-	AlertPcts []int  `json:"alert_pcts"`
-	ADPct     int    `json:"a_d_pct,omitempty"`
-	AMPct     int    `json:"a_m_pct,omitempty"`
-	W         dayRec `json:"w"`
+	AlertPcts []int `json:"alert_pcts"`
+	ADPct     int   `json:"a_d_pct,omitempty"`
+	AMPct     int   `json:"a_m_pct,omitempty"`
+	// SessionTTLDays is session_ttl_days (0: stored before sessions existed,
+	// read as the default).
+	SessionTTLDays int    `json:"session_ttl_days,omitempty"`
+	W              dayRec `json:"w"`
 }
 
 func sortedSet(names []string) []string {
@@ -199,6 +202,7 @@ func (r *tenantRec) setConfig(c tenancy.TenantConfig) {
 	r.MaxCostMonth, r.MCapped = int64(c.MonthCap()), c.MaxCostPerMonth != nil
 	r.GatewayURL, r.GatewaySecret = c.OpenClawGatewayURL, c.OpenClawTokenSecret
 	r.AlertPcts = append([]int{}, c.AlertThresholdsPct...)
+	r.SessionTTLDays = c.SessionTTLDays
 }
 
 func newTenantRec(t tenancy.Tenant) tenantRec {
@@ -246,7 +250,7 @@ func (r tenantRec) tenant() tenancy.Tenant {
 			MaxCostPerDay: tenancy.Money(r.MaxCost), AllowedModels: sortedSet(r.AllowedModels),
 			AllowedTools: sortedSet(r.AllowedTools), Metadata: md, Timezone: r.Tz,
 			OpenClawGatewayURL: r.GatewayURL, OpenClawTokenSecret: r.GatewaySecret,
-			AlertThresholdsPct: append([]int{}, r.AlertPcts...)},
+			AlertThresholdsPct: append([]int{}, r.AlertPcts...), SessionTTLDays: r.SessionTTLDays},
 		PrevTimezone: r.TzPrev, TimezoneFrom: r.TzFrom,
 		IsActive: r.Active, AgentCount: r.AgentCount, TotalQueries: r.TotalQueries, LifetimeCost: tenancy.Money(r.LifetimeCost),
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
@@ -256,6 +260,9 @@ func (r tenantRec) tenant() tenancy.Tenant {
 			PriceVersion: r.W.priceVersions(), Month: r.MKey, MonthSpent: tenancy.Money(r.MSpent),
 			MonthReserved: tenancy.Money(r.MReserved), MonthBudget: tenancy.Money(r.MBudget),
 			DayAlertPct: r.ADPct, MonthAlertPct: r.AMPct},
+	}
+	if t.SessionTTLDays == 0 { // stored before sessions existed
+		t.SessionTTLDays = tenancy.DefaultSessionTTLDays
 	}
 	if r.MCapped {
 		m := tenancy.Money(r.MaxCostMonth)
@@ -272,17 +279,22 @@ type agentRec struct {
 	LLMModel        string    `json:"llm_model"`
 	Tools           []string  `json:"tools"`
 	MaxOutputTokens int       `json:"max_output_tokens"`
+	MaxHistoryTurns *int      `json:"max_history_turns"` // nil: stored before sessions existed
 	CreatedAt       time.Time `json:"created_at"`
 }
 
 func newAgentRec(a tenancy.Agent) agentRec {
 	return agentRec{TenantID: a.TenantID, AgentID: a.AgentID, Name: a.Name, SystemPrompt: a.SystemPrompt, LLMModel: a.LLMModel,
-		Tools: nonNil(a.Tools), MaxOutputTokens: a.MaxOutputTokens, CreatedAt: a.CreatedAt.UTC()}
+		Tools: nonNil(a.Tools), MaxOutputTokens: a.MaxOutputTokens, MaxHistoryTurns: &a.MaxHistoryTurns, CreatedAt: a.CreatedAt.UTC()}
 }
 
 func (r agentRec) agent() tenancy.Agent {
+	turns := tenancy.DefaultMaxHistoryTurns
+	if r.MaxHistoryTurns != nil {
+		turns = *r.MaxHistoryTurns
+	}
 	return tenancy.Agent{AgentConfig: tenancy.AgentConfig{AgentID: r.AgentID, Name: r.Name, SystemPrompt: r.SystemPrompt,
-		LLMModel: r.LLMModel, Tools: nonNil(r.Tools), MaxOutputTokens: r.MaxOutputTokens},
+		LLMModel: r.LLMModel, Tools: nonNil(r.Tools), MaxOutputTokens: r.MaxOutputTokens, MaxHistoryTurns: turns},
 		TenantID: r.TenantID, CreatedAt: r.CreatedAt}
 }
 

@@ -21,6 +21,7 @@
 //	idem     <t>/<hash>     idempotency record of an execute
 //	alerts   <t>/<at>#<period>#<key>#<pct>  a budget alert
 //	sched    reset          the scheduled reset's checkpoint
+//	sessions <t>/<a>#<s>    a conversation (see sessions.go)
 //
 // Durability: a commit is written to the file with write(2) before the call
 // returns, without fsync by default (Options.Fsync). The page cache belongs
@@ -53,16 +54,17 @@ import (
 const FileName = "tenancy.db"
 
 var (
-	bTenants = []byte("tenants")
-	bAgents  = []byte("agents")
-	bCalls   = []byte("calls")
-	bHistory = []byte("history")
-	bKeys    = []byte("keys")
-	bKeyIDs  = []byte("keyids")
-	bIdem    = []byte("idem")
-	bAlerts  = []byte("alerts")
-	bSched   = []byte("sched")
-	buckets  = [][]byte{bTenants, bAgents, bCalls, bHistory, bKeys, bKeyIDs, bIdem, bAlerts, bSched}
+	bTenants  = []byte("tenants")
+	bAgents   = []byte("agents")
+	bCalls    = []byte("calls")
+	bHistory  = []byte("history")
+	bKeys     = []byte("keys")
+	bKeyIDs   = []byte("keyids")
+	bIdem     = []byte("idem")
+	bAlerts   = []byte("alerts")
+	bSched    = []byte("sched")
+	bSessions = []byte("sessions")
+	buckets   = [][]byte{bTenants, bAgents, bCalls, bHistory, bKeys, bKeyIDs, bIdem, bAlerts, bSched, bSessions}
 )
 
 // Store implements tenancy.Store, auth.KeyStore and idempotency.Store on

@@ -42,8 +42,10 @@ func TestSessionConversation(t *testing.T) {
 		eq(t, "history of the first call", len(v.model.lastRequest().History), 0)
 		// The buffered execute's 1 read and 2 writes, plus the session's one
 		// read (session and tenant in one BatchGetItem) and one write.
-		eq(t, "reads", v.counter.Reads(), 2)
-		eq(t, "writes", v.counter.Writes(), 3)
+		if v.dynamo() {
+			eq(t, "reads", v.counter.Reads(), 2)
+			eq(t, "writes", v.counter.Writes(), 3)
+		}
 		t1 := v.clock.Now()
 		v.clock.Advance(time.Minute)
 		if _, err := v.say("u-1@app.example", "And my username?"); err != nil {
@@ -86,8 +88,10 @@ func TestSessionConversation(t *testing.T) {
 		}
 		eq(t, "no session id", res.SessionID, "")
 		eq(t, "no history", len(v.model.lastRequest().History), 0)
-		eq(t, "reads without a session", v.counter.Reads(), 1)
-		eq(t, "writes without a session", v.counter.Writes(), 2)
+		if v.dynamo() {
+			eq(t, "reads without a session", v.counter.Reads(), 1)
+			eq(t, "writes without a session", v.counter.Writes(), 2)
+		}
 	})
 }
 
@@ -189,18 +193,21 @@ func TestSessionTTL(t *testing.T) {
 		if _, err := v.say("s", query); err != nil {
 			t.Fatal(err)
 		}
-		out, err := v.db.GetItem(v.ctx, &dynamodb.GetItemInput{TableName: v.store.TableName(), ConsistentRead: aws.Bool(true),
-			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "TENANT#acme"},
-				"sk": &types.AttributeValueMemberS{Value: "SESSION#support#s"}}})
-		if err != nil {
-			t.Fatal(err)
+		if v.dynamo() {
+			out, err := v.db.GetItem(v.ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), ConsistentRead: aws.Bool(true),
+				Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "TENANT#acme"},
+					"sk": &types.AttributeValueMemberS{Value: "SESSION#support#s"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eq(t, "expires_at (epoch seconds)", out.Item["expires_at"].(*types.AttributeValueMemberN).Value,
+				fmt.Sprint(t0.Add(24*time.Hour).Unix()))
 		}
-		eq(t, "expires_at (epoch seconds)", out.Item["expires_at"].(*types.AttributeValueMemberN).Value,
-			fmt.Sprint(t0.Add(24*time.Hour).Unix()))
+		eq(t, "expires_at", v.session("s").ExpiresAt, t0.Add(24*time.Hour))
 		v.clock.Advance(24*time.Hour - time.Second)
 		eq(t, "alive a second before", v.session("s").TotalTurns, 1)
 		v.clock.Advance(time.Second)
-		_, err = v.svc.GetSession(v.ctx, tenancy.SessionKey{TenantID: "acme", AgentID: "support", SessionID: "s"})
+		_, err := v.svc.GetSession(v.ctx, tenancy.SessionKey{TenantID: "acme", AgentID: "support", SessionID: "s"})
 		wantErr(t, err, tenancy.ErrSessionNotFound, "")
 		list, _, err := v.svc.ListSessions(v.ctx, "acme", "support", 0, "")
 		if err != nil {
@@ -346,7 +353,10 @@ func TestSessionItemSize(t *testing.T) {
 		eq(t, "turns kept (2 x 96.25 KiB fit in 256 KiB, 3 do not)", len(s.Turns), 2)
 		eq(t, "answer truncated", s.Turns[1].Truncated, true)
 		eq(t, "stored answer bytes", len(s.Turns[1].Answer), tenancy.MaxStoredAnswerBytes)
-		out, err := v.db.GetItem(v.ctx, &dynamodb.GetItemInput{TableName: v.store.TableName(), ConsistentRead: aws.Bool(true),
+		if !v.dynamo() {
+			return // the 400 KB item limit is DynamoDB's
+		}
+		out, err := v.db.GetItem(v.ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), ConsistentRead: aws.Bool(true),
 			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "TENANT#acme"},
 				"sk": &types.AttributeValueMemberS{Value: "SESSION#support#big"}}})
 		if err != nil {
