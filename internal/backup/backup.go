@@ -1,7 +1,7 @@
 // Package backup is the store-neutral form of everything a deployment keeps
 // (tenants with their live usage window, agents, API key hashes, open calls
 // and billing history), one JSON record per line. Every store exports to it
-// and imports from it, so a single-machine deployment (the embedded store)
+// and imports from it (sessions are not carried), so a single-machine deployment (the embedded store)
 // moves to DynamoDB and back exactly: money and counters are integers
 // (nano-USD, tokens), times are UTC with nanoseconds. Idempotency records
 // are not carried (they expire within a day and only replay responses).
@@ -119,10 +119,12 @@ type Tenant struct {
 	OpenClawTokenSecret string `json:"openclaw_gateway_token_secret,omitempty"`
 	// Alerts: the thresholds, and the highest one already sent in the
 	// window's day and month.
-	AlertThresholdsPct []int    `json:"alert_thresholds_pct"`
-	DayAlertPct        int      `json:"day_alert_pct"`
-	MonthAlertPct      int      `json:"month_alert_pct"`
-	Window             Counters `json:"window"`
+	AlertThresholdsPct []int `json:"alert_thresholds_pct"`
+	DayAlertPct        int   `json:"day_alert_pct"`
+	MonthAlertPct      int   `json:"month_alert_pct"`
+	// SessionTTLDays is session_ttl_days (absent: the default).
+	SessionTTLDays int      `json:"session_ttl_days,omitempty"`
+	Window         Counters `json:"window"`
 }
 
 // Agent is an agent.
@@ -134,6 +136,7 @@ type Agent struct {
 	LLMModel        string    `json:"llm_model"`
 	Tools           []string  `json:"tools"`
 	MaxOutputTokens int       `json:"max_output_tokens"`
+	MaxHistoryTurns *int      `json:"max_history_turns,omitempty"` // absent: the default
 	CreatedAt       time.Time `json:"created_at"`
 }
 

@@ -77,6 +77,7 @@ func populate(t *testing.T, s store) []string {
 		case "acme":
 			cfg.Metadata = map[string]any{"plan": "gold", "seats": 12.5, "tags": []any{"a", "b"}}
 			cfg.AllowedTools = []string{"web_search", "calculator"}
+			cfg.SessionTTLDays = 7
 		case "globex":
 			cfg.AllowedModels = nil // unrestricted
 			month := tenancy.Money(99_123_456_789)
@@ -90,6 +91,7 @@ func populate(t *testing.T, s store) []string {
 			ac.SystemPrompt = "You are " + a + " at " + id + "."
 			if id == "acme" && a == "sales" {
 				ac.Tools, ac.LLMModel = []string{"web_search"}, "gpt-4o-mini"
+				ac.MaxHistoryTurns = 0
 			}
 			if _, err := svc.CreateAgent(ctx, id, ac); err != nil {
 				t.Fatal(err)
@@ -225,6 +227,7 @@ func TestRoundTripEmbeddedDynamoEmbedded(t *testing.T) {
 	for _, want := range []string{`"kind":"tenant"`, `"kind":"agent"`, `"kind":"key"`, `"kind":"call"`, `"kind":"day"`,
 		`"recorded":{"failed":false,"input_tokens":11,"output_tokens":22,"cache_read_tokens":3`, `"cost_nanos":345678`,
 		`"max_cost_nanos_per_day":7123456789`, `"max_cost_nanos_per_month":99123456789,"month":"2026-11"`, `"timezone":"Asia/Tokyo","prev_timezone":"UTC","timezone_from":"2026-11-30T00:00:00Z"`, `"created_at":"2026-11-26T09:15:00.123456789Z"`,
+		`"session_ttl_days":7,`, `"session_ttl_days":30,`, `"max_history_turns":0,`, `"max_history_turns":20,`,
 		`"kind":"alert"`, `"period":"day","period_key":"2026-11-29","threshold_pct":1`, `"overage_nanos":79999000`,
 		`"openclaw_gateway_url":"https://gw.initech.example","openclaw_gateway_token_secret":"INITECH_GW_TOKEN","alert_thresholds_pct":[1,50],"day_alert_pct":1,"month_alert_pct":0`} {
 		if !strings.Contains(first, want) {
@@ -255,7 +258,8 @@ func TestRoundTripEmbeddedDynamoEmbedded(t *testing.T) {
 		}
 	}
 	tn := view(t, b, "acme", keys[0])[0].(tenancy.Tenant)
-	if tn.TotalQueries != 2+3+4 || tn.Usage.Reserved != 15_791_250 || tn.Metadata["seats"] != json.Number("12.5") {
+	if tn.TotalQueries != 2+3+4 || tn.Usage.Reserved != 15_791_250 || tn.Metadata["seats"] != json.Number("12.5") ||
+		tn.SessionTTLDays != 7 {
 		t.Fatalf("acme after the round trip: %+v", tn)
 	}
 

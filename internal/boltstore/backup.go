@@ -79,7 +79,8 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 				MaxCostNanosMonth: monthCap(r.MCapped, r.MaxCostMonth), Month: r.MKey, MonthSpentNanos: r.MSpent,
 				MonthReserved: r.MReserved, MonthBudgetNanos: r.MBudget,
 				OpenClawGatewayURL: r.GatewayURL, OpenClawTokenSecret: r.GatewaySecret,
-				AlertThresholdsPct: t.AlertThresholdsPct, DayAlertPct: r.ADPct, MonthAlertPct: r.AMPct}}); err != nil {
+				AlertThresholdsPct: t.AlertThresholdsPct, DayAlertPct: r.ADPct, MonthAlertPct: r.AMPct,
+				SessionTTLDays: t.SessionTTLDays}}); err != nil {
 				return err
 			}
 			p := prefix(string(id))
@@ -88,9 +89,10 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 				if err := json.Unmarshal(v, &a); err != nil {
 					return err
 				}
+				turns := a.agent().MaxHistoryTurns
 				return emit(backup.Record{Kind: backup.KindAgent, Agent: &backup.Agent{TenantID: a.TenantID, AgentID: a.AgentID,
 					Name: a.Name, SystemPrompt: a.SystemPrompt, LLMModel: a.LLMModel, Tools: nonNil(a.Tools),
-					MaxOutputTokens: a.MaxOutputTokens, CreatedAt: a.CreatedAt}})
+					MaxOutputTokens: a.MaxOutputTokens, MaxHistoryTurns: &turns, CreatedAt: a.CreatedAt}})
 			})
 			if err != nil {
 				return err
@@ -171,13 +173,14 @@ func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 				MaxQueriesPerHour: t.MaxQueriesPerHour, MaxCostPerDay: tenancy.Money(t.MaxCostNanos),
 				AllowedModels: t.AllowedModels, AllowedTools: t.AllowedTools, Metadata: t.Metadata,
 				MaxCostPerMonth: moneyPtr(t.MaxCostNanosMonth), OpenClawGatewayURL: t.OpenClawGatewayURL,
-				OpenClawTokenSecret: t.OpenClawTokenSecret, AlertThresholdsPct: nonNilInts(t.AlertThresholdsPct)})
+				OpenClawTokenSecret: t.OpenClawTokenSecret, AlertThresholdsPct: nonNilInts(t.AlertThresholdsPct),
+				SessionTTLDays: t.SessionTTLDays})
 			return writeTenant(tx, r)
 		case rec.Agent != nil:
 			a := rec.Agent
 			return put(tx.Bucket(bAgents), k2(a.TenantID, a.AgentID), agentRec{TenantID: a.TenantID, AgentID: a.AgentID,
 				Name: a.Name, SystemPrompt: a.SystemPrompt, LLMModel: a.LLMModel, Tools: nonNil(a.Tools),
-				MaxOutputTokens: a.MaxOutputTokens, CreatedAt: a.CreatedAt.UTC()})
+				MaxOutputTokens: a.MaxOutputTokens, MaxHistoryTurns: a.MaxHistoryTurns, CreatedAt: a.CreatedAt.UTC()})
 		case rec.Key != nil:
 			k := rec.Key
 			r := keyRec{KeyID: k.KeyID, TenantID: k.TenantID, Hash: k.Hash, CreatedAt: k.CreatedAt.UTC()}

@@ -109,7 +109,7 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 					MonthReserved: it.MReserved, MonthBudgetNanos: it.MBudget,
 					OpenClawGatewayURL: t.OpenClawGatewayURL, OpenClawTokenSecret: t.OpenClawTokenSecret,
 					AlertThresholdsPct: t.AlertThresholdsPct, DayAlertPct: it.ADPct, MonthAlertPct: it.AMPct,
-					Window: toCounters(it.counters, item)}})
+					SessionTTLDays: t.SessionTTLDays, Window: toCounters(it.counters, item)}})
 			case strings.HasPrefix(sk, agentPrefix):
 				a, err := decodeAgent(item)
 				if err != nil {
@@ -117,7 +117,7 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 				}
 				agents = append(agents, backup.Record{Kind: backup.KindAgent, Agent: &backup.Agent{TenantID: a.TenantID,
 					AgentID: a.AgentID, Name: a.Name, SystemPrompt: a.SystemPrompt, LLMModel: a.LLMModel, Tools: a.Tools,
-					MaxOutputTokens: a.MaxOutputTokens, CreatedAt: a.CreatedAt}})
+					MaxOutputTokens: a.MaxOutputTokens, MaxHistoryTurns: &a.MaxHistoryTurns, CreatedAt: a.CreatedAt}})
 			case strings.HasPrefix(sk, "KEYID#"):
 				var k keyItem
 				if err := attributevalue.UnmarshalMap(item, &k); err != nil {
@@ -206,7 +206,8 @@ func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 			Tz: t.Timezone, TzPrev: t.PrevTimezone, MCapped: t.MaxCostNanosMonth != nil, MKey: t.Month,
 			MSpent: t.MonthSpentNanos, MReserved: t.MonthReserved, MBudget: t.MonthBudgetNanos,
 			GatewayURL: t.OpenClawGatewayURL, GatewaySecret: t.OpenClawTokenSecret,
-			AlertPcts: tenancy.FormatThresholds(t.AlertThresholdsPct), ADPct: t.DayAlertPct, AMPct: t.MonthAlertPct}
+			AlertPcts: tenancy.FormatThresholds(t.AlertThresholdsPct), ADPct: t.DayAlertPct, AMPct: t.MonthAlertPct,
+			SessionTTL: t.SessionTTLDays}
 		if t.MaxCostNanosMonth != nil {
 			it.MaxCostMonth = *t.MaxCostNanosMonth
 		}
@@ -240,8 +241,13 @@ func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 		return err
 	case rec.Agent != nil:
 		a := rec.Agent
+		turns := tenancy.DefaultMaxHistoryTurns
+		if a.MaxHistoryTurns != nil {
+			turns = *a.MaxHistoryTurns
+		}
 		item, err := encodeAgent(tenancy.Agent{AgentConfig: tenancy.AgentConfig{AgentID: a.AgentID, Name: a.Name,
-			SystemPrompt: a.SystemPrompt, LLMModel: a.LLMModel, Tools: a.Tools, MaxOutputTokens: a.MaxOutputTokens},
+			SystemPrompt: a.SystemPrompt, LLMModel: a.LLMModel, Tools: a.Tools, MaxOutputTokens: a.MaxOutputTokens,
+			MaxHistoryTurns: turns},
 			TenantID: a.TenantID, CreatedAt: a.CreatedAt})
 		if err != nil {
 			return storeErr(err)
