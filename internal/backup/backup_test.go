@@ -155,7 +155,7 @@ func populate(t *testing.T, s store) []string {
 	// initech: its own gateway, alert thresholds 1% and 50%, and a call
 	// costing far more than its reservation (overage) that crosses 1% of
 	// the day's cap: one alert recorded.
-	gw, gwSecret, pcts := "https://gw.initech.example", "INITECH_GW_TOKEN", []int{50, 1}
+	gw, gwSecret, pcts := "https://gw.initech.example", "tenancy-dev/tenant-gateway/initech", []int{50, 1}
 	if _, err := svc.UpdateTenant(ctx, "initech", tenancy.TenantPatch{OpenClawGatewayURL: &gw,
 		OpenClawTokenSecret: &gwSecret, AlertThresholds: &pcts}); err != nil {
 		t.Fatal(err)
@@ -229,7 +229,7 @@ func TestRoundTripEmbeddedDynamoEmbedded(t *testing.T) {
 		`"max_cost_nanos_per_day":7123456789`, `"max_cost_nanos_per_month":99123456789,"month":"2026-11"`, `"timezone":"Asia/Tokyo","prev_timezone":"UTC","timezone_from":"2026-11-30T00:00:00Z"`, `"created_at":"2026-11-26T09:15:00.123456789Z"`,
 		`"session_ttl_days":7,`, `"session_ttl_days":30,`, `"max_history_turns":0,`, `"max_history_turns":20,`,
 		`"kind":"alert"`, `"period":"day","period_key":"2026-11-29","threshold_pct":1`, `"overage_nanos":79999000`,
-		`"openclaw_gateway_url":"https://gw.initech.example","openclaw_gateway_token_secret":"INITECH_GW_TOKEN","alert_thresholds_pct":[1,50],"day_alert_pct":1,"month_alert_pct":0`} {
+		`"openclaw_gateway_url":"https://gw.initech.example","openclaw_gateway_token_secret":"tenancy-dev/tenant-gateway/initech","alert_thresholds_pct":[1,50],"day_alert_pct":1,"month_alert_pct":0`} {
 		if !strings.Contains(first, want) {
 			t.Fatalf("export lacks %s:\n%s", want, first)
 		}
