@@ -27,3 +27,24 @@ func TestLambdaBinariesDoNotLinkKinOpenAPI(t *testing.T) {
 		}
 	}
 }
+
+// The domain knows providers by their interface: the Bedrock client lives
+// in internal/provider/bedrock, and no AWS SDK package is linked by
+// internal/tenancy (nor by catalog or provider, which it imports).
+func TestDomainLinksNoAWSSDK(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "./internal/tenancy")
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps := string(out)
+	if !strings.Contains(deps, "github.com/openclaw/tenancy/internal/provider\n") {
+		t.Fatal("go list did not list the domain's dependencies")
+	}
+	for _, line := range strings.Split(deps, "\n") {
+		if strings.HasPrefix(line, "github.com/aws/") {
+			t.Errorf("internal/tenancy links %s", line)
+		}
+	}
+}

@@ -73,16 +73,16 @@ type anthropicResponse struct {
 
 // Complete implements Provider.
 func (c *Anthropic) Complete(ctx context.Context, req Request) (Response, error) {
-	if err := checkRequest("anthropic", req); err != nil {
+	if err := CheckRequest("anthropic", req); err != nil {
 		return Response{}, err
 	}
-	body := anthropicRequest{Model: modelID(req), MaxTokens: req.MaxTokens, System: req.SystemPrompt,
+	body := anthropicRequest{Model: ModelID(req), MaxTokens: req.MaxTokens, System: req.SystemPrompt,
 		Messages: append(append([]chatMessage{}, req.History...), chatMessage{Role: "user", Content: req.Query})}
 	header := http.Header{}
 	header.Set("x-api-key", c.key)
 	header.Set("anthropic-version", AnthropicVersion)
 	var out Response
-	err := c.opts.call(ctx, "anthropic", func(ctx context.Context) error {
+	err := c.opts.Call(ctx, "anthropic", func(ctx context.Context) error {
 		var ar anthropicResponse
 		if err := postJSON(ctx, c.opts.httpClient(), c.endpoint, header, body, &ar, c.key); err != nil {
 			return err
@@ -96,11 +96,11 @@ func (c *Anthropic) Complete(ctx context.Context, req Request) (Response, error)
 
 func parseAnthropic(ar anthropicResponse) (Response, error) {
 	if ar.Type != "message" {
-		return Response{}, upstreamf(false, "malformed response body: type %q, want \"message\"", ar.Type)
+		return Response{}, Upstreamf(false, "malformed response body: type %q, want \"message\"", ar.Type)
 	}
 	u := ar.Usage
 	if u == nil || u.InputTokens == nil || u.OutputTokens == nil {
-		return Response{}, upstreamf(false, "malformed response body: no usage (input_tokens, output_tokens); the call cannot be priced")
+		return Response{}, Upstreamf(false, "malformed response body: no usage (input_tokens, output_tokens); the call cannot be priced")
 	}
 	// Implausible counts (negative, huge) are the domain's to judge: the
 	// call happened, and it is settled by tenancy's usage rule.

@@ -107,8 +107,8 @@ func TestAnthropicRetriesRateLimitAndOverload(t *testing.T) {
 	if _, err := newTestAnthropic(t, f.URL).Complete(context.Background(), claudeReq); err != nil {
 		t.Fatal(err)
 	}
-	if f.n() != 3 {
-		t.Errorf("calls = %d, want 3", f.n())
+	if f.N() != 3 {
+		t.Errorf("calls = %d, want 3", f.N())
 	}
 }
 
@@ -138,8 +138,8 @@ func TestAnthropicErrors(t *testing.T) {
 			if strings.Contains(err.Error(), testAnthropicKey) {
 				t.Errorf("error leaks the key: %v", err)
 			}
-			if f.n() != tc.wantCalls {
-				t.Errorf("calls = %d, want %d", f.n(), tc.wantCalls)
+			if f.N() != tc.wantCalls {
+				t.Errorf("calls = %d, want %d", f.N(), tc.wantCalls)
 			}
 		})
 	}

@@ -105,30 +105,33 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 	return half + time.Duration(rand.Int64N(int64(half)+1))
 }
 
-// attemptError is one failed attempt of a provider call.
-type attemptError struct {
+// AttemptError is one failed attempt of a provider call: what an attempt
+// given to Options.Call returns (built with Upstreamf or Networkf) so that
+// Call knows whether to retry and how long the provider asked it to wait.
+// Providers in other packages (internal/provider/bedrock) use it too.
+type AttemptError struct {
 	class      error  // ErrUpstream or ErrTimeout
 	msg        string // what a client may see
 	detail     string // the full text for the log; empty: msg
-	retryable  bool
-	retryAfter time.Duration // the provider's requested wait, 0 if none
+	Retryable  bool
+	RetryAfter time.Duration // the provider's requested wait, 0 if none
 }
 
-func (e *attemptError) Error() string { return e.msg }
-func (e *attemptError) Unwrap() error { return e.class }
+func (e *AttemptError) Error() string { return e.msg }
+func (e *AttemptError) Unwrap() error { return e.class }
 
-func (e *attemptError) full() string {
+func (e *AttemptError) full() string {
 	if e.detail != "" {
 		return e.detail
 	}
 	return e.msg
 }
 
-// networkf is a failed attempt that never got an HTTP answer: the client
+// Networkf is a failed attempt that never got an HTTP answer: the client
 // sees the kind of failure, the log the whole error (with the address).
-func networkf(what string, err error, secrets ...string) *attemptError {
-	return &attemptError{class: ErrUpstream, msg: what + ": " + netErrorText(err),
-		detail: what + ": " + redact(err.Error(), secrets...), retryable: true}
+func Networkf(what string, err error, secrets ...string) *AttemptError {
+	return &AttemptError{class: ErrUpstream, msg: what + ": " + netErrorText(err),
+		detail: what + ": " + redact(err.Error(), secrets...), Retryable: true}
 }
 
 // netErrorText names a network failure without its address or URL.
@@ -155,13 +158,15 @@ func netErrorText(err error) string {
 	return "network error"
 }
 
-func upstreamf(retryable bool, format string, args ...any) *attemptError {
-	return &attemptError{class: ErrUpstream, msg: fmt.Sprintf(format, args...), retryable: retryable}
+// Upstreamf is a failed attempt with an answer the provider gave (a status,
+// a malformed body): the client sees the formatted text.
+func Upstreamf(retryable bool, format string, args ...any) *AttemptError {
+	return &AttemptError{class: ErrUpstream, msg: fmt.Sprintf(format, args...), Retryable: retryable}
 }
 
-// call runs attempt under the call timeout and retries it by the policy. The
+// Call runs attempt under the call timeout and retries it by the policy. The
 // returned error wraps ErrUpstream or ErrTimeout and names the provider.
-func (o Options) call(ctx context.Context, name string, attempt func(ctx context.Context) error) error {
+func (o Options) Call(ctx context.Context, name string, attempt func(ctx context.Context) error) error {
 	timeout := o.timeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -174,22 +179,22 @@ func (o Options) call(ctx context.Context, name string, attempt func(ctx context
 		if cerr := ctx.Err(); cerr != nil {
 			return contextError(name, timeout, cerr)
 		}
-		var ae *attemptError
+		var ae *AttemptError
 		if !errors.As(err, &ae) {
 			return newError(ErrUpstream, Scrub(name+": "+err.Error()), name+": "+err.Error())
 		}
 		fail := func(suffix string) error {
 			return newError(ae.class, Scrub(name+": "+ae.msg+suffix), name+": "+ae.full()+suffix)
 		}
-		if !ae.retryable {
+		if !ae.Retryable {
 			return fail("")
 		}
 		if n >= pol.MaxAttempts {
 			return fail(fmt.Sprintf(" (gave up after %d attempts)", n))
 		}
 		wait := pol.backoff(n)
-		if ae.retryAfter > 0 {
-			wait = ae.retryAfter
+		if ae.RetryAfter > 0 {
+			wait = ae.RetryAfter
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait+pol.MinAttemptTime {
 			return fail(fmt.Sprintf(" (not retried: the deadline leaves no time for a wait of %s and another attempt)",
@@ -218,9 +223,9 @@ func contextError(name string, timeout time.Duration, err error) error {
 	return newError(ErrTimeout, msg, msg)
 }
 
-// retryAfter reads the wait a provider asks for: retry-after-ms (OpenAI,
+// RetryAfter reads the wait a provider asks for: retry-after-ms (OpenAI,
 // Anthropic), then Retry-After as seconds or an HTTP date.
-func retryAfter(h http.Header) time.Duration {
+func RetryAfter(h http.Header) time.Duration {
 	if v := h.Get("retry-after-ms"); v != "" {
 		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
 			return time.Duration(ms * float64(time.Millisecond))
@@ -242,9 +247,9 @@ func retryAfter(h http.Header) time.Duration {
 	return 0
 }
 
-// retryableStatus: throttling and server errors are retried; any other 4xx
+// RetryableStatus: throttling and server errors are retried; any other 4xx
 // is the request's fault and is not.
-func retryableStatus(code int) bool { return code == http.StatusTooManyRequests || code >= 500 }
+func RetryableStatus(code int) bool { return code == http.StatusTooManyRequests || code >= 500 }
 
 // redact removes secrets from a text that came from a provider (an error
 // message may echo a key back).
@@ -261,8 +266,8 @@ func redact(s string, secrets ...string) string {
 // such as OpenAI's "Incorrect API key provided: sk-proj-****abcd".
 var keyLike = regexp.MustCompile(`\bsk-[A-Za-z0-9_\-*.]{4,}`)
 
-// clip shortens a provider message for an error text.
-func clip(s string, n int) string {
+// Clip shortens a provider message for an error text.
+func Clip(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) <= n {
 		return s
@@ -270,14 +275,18 @@ func clip(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "") + "..."
 }
 
-func checkRequest(name string, req Request) error {
+// CheckRequest refuses a request no provider can serve (max_tokens not
+// positive) before it is sent.
+func CheckRequest(name string, req Request) error {
 	if req.MaxTokens <= 0 {
 		return fmt.Errorf("%s: max_tokens must be positive (got %d): %w", name, req.MaxTokens, ErrUpstream)
 	}
 	return nil
 }
 
-func modelID(req Request) string {
+// ModelID is the model's id on its provider: ProviderModelID, else the
+// catalog name.
+func ModelID(req Request) string {
 	if req.ProviderModelID != "" {
 		return req.ProviderModelID
 	}
@@ -288,17 +297,17 @@ func modelID(req Request) string {
 const maxResponseBytes = 8 << 20
 
 // postJSON is one attempt of an HTTP provider call: POST body as JSON and
-// decode a 2xx answer into out. Failures are *attemptError values:
+// decode a 2xx answer into out. Failures are *AttemptError values:
 // network errors, 429 and 5xx are retryable, other statuses and bodies that
 // do not decode are not. secrets are scrubbed from any echoed message.
 func postJSON(ctx context.Context, client *http.Client, url string, header http.Header, body, out any, secrets ...string) error {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return upstreamf(false, "encoding the request: %v", err)
+		return Upstreamf(false, "encoding the request: %v", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
 	if err != nil {
-		return upstreamf(false, "building the request: %v", err)
+		return Upstreamf(false, "building the request: %v", err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -307,23 +316,23 @@ func postJSON(ctx context.Context, client *http.Client, url string, header http.
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return networkf("request failed", err, secrets...)
+		return Networkf("request failed", err, secrets...)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return networkf(fmt.Sprintf("reading the response (HTTP %d)", resp.StatusCode), err, secrets...)
+		return Networkf(fmt.Sprintf("reading the response (HTTP %d)", resp.StatusCode), err, secrets...)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := upstreamf(retryableStatus(resp.StatusCode), "HTTP %d%s", resp.StatusCode, errorDetail(data, secrets))
-		e.retryAfter = retryAfter(resp.Header)
+		e := Upstreamf(RetryableStatus(resp.StatusCode), "HTTP %d%s", resp.StatusCode, errorDetail(data, secrets))
+		e.RetryAfter = RetryAfter(resp.Header)
 		return e
 	}
 	if len(data) > maxResponseBytes {
-		return upstreamf(false, "response larger than %d bytes", maxResponseBytes)
+		return Upstreamf(false, "response larger than %d bytes", maxResponseBytes)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return upstreamf(false, "malformed response body: %v", err)
+		return Upstreamf(false, "malformed response body: %v", err)
 	}
 	return nil
 }
@@ -366,7 +375,7 @@ func errorDetail(data []byte, secrets []string) string {
 	if kind != "" {
 		detail += " (" + kind + ")"
 	}
-	if msg = clip(msg, 300); msg != "" {
+	if msg = Clip(msg, 300); msg != "" {
 		detail += ": " + msg
 	}
 	return redact(detail, secrets...)

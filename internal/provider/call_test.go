@@ -29,9 +29,9 @@ func TestRetryAfter(t *testing.T) {
 		for k, v := range tc.h {
 			h.Set(k, v)
 		}
-		got := retryAfter(h)
+		got := RetryAfter(h)
 		if got < tc.want-tc.tol || got > tc.want {
-			t.Errorf("retryAfter(%v) = %s, want %s (-%s)", tc.h, got, tc.want, tc.tol)
+			t.Errorf("RetryAfter(%v) = %s, want %s (-%s)", tc.h, got, tc.want, tc.tol)
 		}
 	}
 }
@@ -60,7 +60,7 @@ func TestDefaults(t *testing.T) {
 
 func TestCallMapsCancellationToTimeoutClass(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	err := fastOpts().call(ctx, "x", func(ctx context.Context) error {
+	err := fastOpts().Call(ctx, "x", func(ctx context.Context) error {
 		cancel()
 		return ctx.Err()
 	})

@@ -46,7 +46,7 @@ type OpenAIConfig struct {
 	// session key); nil adds none. Client-supplied headers never get here.
 	Header func(Request) (http.Header, error)
 	// MapError rewrites a failed attempt (the gateway's "Unknown agent").
-	MapError func(Request, *attemptError) *attemptError
+	MapError func(Request, *AttemptError) *AttemptError
 	// ResolveToken reads a tenant gateway's token by its secret name
 	// (Request.Gateway); nil: tenant gateways are not supported.
 	ResolveToken func(ctx context.Context, name string) (string, error)
@@ -61,7 +61,7 @@ type OpenAI struct {
 	name, endpoint, key, maxField string
 	model                         func(Request) (string, error)
 	header                        func(Request) (http.Header, error)
-	mapError                      func(Request, *attemptError) *attemptError
+	mapError                      func(Request, *AttemptError) *AttemptError
 	resolveToken                  func(ctx context.Context, name string) (string, error)
 	tenantGateways                bool
 	opts                          Options
@@ -94,7 +94,7 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 		return nil, fmt.Errorf("%s: max tokens field must be %q or %q", cfg.Name, MaxTokensField, MaxCompletionTokensField)
 	}
 	if cfg.Model == nil {
-		cfg.Model = func(r Request) (string, error) { return modelID(r), nil }
+		cfg.Model = func(r Request) (string, error) { return ModelID(r), nil }
 	}
 	return &OpenAI{name: cfg.Name, endpoint: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions",
 		key: cfg.APIKey, maxField: cfg.MaxTokensField, model: cfg.Model, header: cfg.Header, mapError: cfg.MapError,
@@ -178,13 +178,13 @@ func newOpenClawGateway(cfg OpenClawConfig) (*OpenAI, error) {
 			h.Set(OpenClawSessionHeader, OpenClawSessionKey(r.AgentID, r.SessionID))
 			return h, nil
 		},
-		MapError: func(r Request, e *attemptError) *attemptError {
+		MapError: func(r Request, e *AttemptError) *AttemptError {
 			if !strings.Contains(e.msg, "Unknown agent") {
 				return e
 			}
 			id := strings.ToLower(r.AgentID)
 			out := *e
-			out.retryable = false
+			out.Retryable = false
 			out.msg = fmt.Sprintf("the gateway has no agent '%s'; the operator must create it on the gateway "+
 				"(agents.entries.%s in its config, or agents.create) before this agent can execute", id, id)
 			out.detail = out.msg + " (" + e.full() + ")"
@@ -226,7 +226,7 @@ type chatResponse struct {
 
 // Complete implements Provider.
 func (c *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
-	if err := checkRequest(c.name, req); err != nil {
+	if err := CheckRequest(c.name, req); err != nil {
 		return Response{}, err
 	}
 	body, header, endpoint, key, err := c.request(ctx, req)
@@ -234,10 +234,10 @@ func (c *OpenAI) Complete(ctx context.Context, req Request) (Response, error) {
 		return Response{}, err
 	}
 	var out Response
-	err = c.opts.call(ctx, c.name, func(ctx context.Context) error {
+	err = c.opts.Call(ctx, c.name, func(ctx context.Context) error {
 		var cr chatResponse
 		if err := postJSON(ctx, c.opts.httpClient(), endpoint, header, body, &cr, key); err != nil {
-			var ae *attemptError
+			var ae *AttemptError
 			if c.mapError != nil && errors.As(err, &ae) {
 				return c.mapError(req, ae)
 			}
@@ -311,11 +311,11 @@ func (c *OpenAI) request(ctx context.Context, req Request) (map[string]any, http
 
 func (c *OpenAI) parse(cr chatResponse) (Response, error) {
 	if len(cr.Choices) == 0 {
-		return Response{}, upstreamf(false, "malformed response body: no choices")
+		return Response{}, Upstreamf(false, "malformed response body: no choices")
 	}
 	u := cr.Usage
 	if u == nil || u.PromptTokens == nil || u.CompletionTokens == nil {
-		return Response{}, upstreamf(false, "malformed response body: no usage (prompt_tokens, completion_tokens); the call cannot be priced")
+		return Response{}, Upstreamf(false, "malformed response body: no usage (prompt_tokens, completion_tokens); the call cannot be priced")
 	}
 	var cached int64
 	if u.PromptTokensDetails != nil {

@@ -84,8 +84,8 @@ func TestOpenAIRequestAndUsage(t *testing.T) {
 	}
 	// prompt_tokens 1200 includes 1024 cached: input 176, cache read 1024.
 	wantUsage(t, resp.Usage, Usage{InputTokens: 176, OutputTokens: 85, CacheReadTokens: 1024})
-	if f.n() != 1 {
-		t.Errorf("calls = %d, want 1", f.n())
+	if f.N() != 1 {
+		t.Errorf("calls = %d, want 1", f.N())
 	}
 }
 
@@ -154,8 +154,8 @@ func TestOpenAIRetriesRateLimitHonouringRetryAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.n() != 2 || resp.Content != "Paris is the capital of France." {
-		t.Errorf("calls = %d, response = %+v", f.n(), resp)
+	if f.N() != 2 || resp.Content != "Paris is the capital of France." {
+		t.Errorf("calls = %d, response = %+v", f.N(), resp)
 	}
 }
 
@@ -167,8 +167,8 @@ func TestOpenAIRetryAfterBeyondDeadlineIsNotWaitedFor(t *testing.T) {
 	start := time.Now()
 	_, err := newTestOpenAI(t, f.URL, fastOpts()).Complete(context.Background(), testReq)
 	wantClass(t, err, ErrUpstream, "openai: HTTP 429 (requests): Rate limit reached", "not retried")
-	if f.n() != 1 || time.Since(start) > time.Second {
-		t.Errorf("calls = %d after %s; want 1, at once", f.n(), time.Since(start))
+	if f.N() != 1 || time.Since(start) > time.Second {
+		t.Errorf("calls = %d after %s; want 1, at once", f.N(), time.Since(start))
 	}
 }
 
@@ -186,8 +186,8 @@ func TestOpenAIRetries5xxAndNetworkErrors(t *testing.T) {
 	if _, err := newTestOpenAI(t, f.URL, fastOpts()).Complete(context.Background(), testReq); err != nil {
 		t.Fatal(err)
 	}
-	if f.n() != 3 {
-		t.Errorf("calls = %d, want 3", f.n())
+	if f.N() != 3 {
+		t.Errorf("calls = %d, want 3", f.N())
 	}
 }
 
@@ -197,8 +197,8 @@ func TestOpenAIGivesUpAfterMaxAttempts(t *testing.T) {
 	})
 	_, err := newTestOpenAI(t, f.URL, fastOpts()).Complete(context.Background(), testReq)
 	wantClass(t, err, ErrUpstream, "HTTP 500 (server_error): The server had an error", "gave up after 3 attempts")
-	if f.n() != 3 {
-		t.Errorf("calls = %d, want 3", f.n())
+	if f.N() != 3 {
+		t.Errorf("calls = %d, want 3", f.N())
 	}
 }
 
@@ -208,8 +208,8 @@ func TestOpenAIClientErrorsAreNotRetried(t *testing.T) {
 	})
 	_, err := newTestOpenAI(t, f.URL, fastOpts()).Complete(context.Background(), testReq)
 	wantClass(t, err, ErrUpstream, "HTTP 400 (invalid_request_error): Invalid 'max_tokens'")
-	if f.n() != 1 {
-		t.Errorf("calls = %d, want 1", f.n())
+	if f.N() != 1 {
+		t.Errorf("calls = %d, want 1", f.N())
 	}
 }
 
@@ -236,8 +236,8 @@ func TestOpenAIMalformedBodies(t *testing.T) {
 			f := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, body) })
 			_, err := newTestOpenAI(t, f.URL, fastOpts()).Complete(context.Background(), testReq)
 			wantClass(t, err, ErrUpstream, "openai: malformed")
-			if f.n() != 1 {
-				t.Errorf("calls = %d, want 1 (a malformed answer is not retried)", f.n())
+			if f.N() != 1 {
+				t.Errorf("calls = %d, want 1 (a malformed answer is not retried)", f.N())
 			}
 		})
 	}

@@ -62,8 +62,8 @@ func TestOpenClawGateway(t *testing.T) {
 	r.SessionID = "a\r\nx-openclaw-agent-id: other"
 	_, err = c.Complete(context.Background(), r)
 	wantClass(t, err, ErrUpstream, "needs a session id")
-	if f.n() != 1 {
-		t.Errorf("calls = %d, want 1", f.n())
+	if f.N() != 1 {
+		t.Errorf("calls = %d, want 1", f.N())
 	}
 }
 
@@ -92,8 +92,8 @@ func TestOpenClawUnknownAgentAndTenantGateway(t *testing.T) {
 	if pub := PublicMessage(err); strings.Contains(pub, "127.0.0.1") || !strings.Contains(pub, "create it on the gateway") {
 		t.Errorf("public message %q", pub)
 	}
-	if shared.n() != 1 {
-		t.Errorf("an unknown agent was retried: %d calls", shared.n())
+	if shared.N() != 1 {
+		t.Errorf("an unknown agent was retried: %d calls", shared.N())
 	}
 	r := testReq
 	r.Gateway = &Gateway{URL: own.URL, TokenSecret: "ACME_GW_TOKEN"}
@@ -101,8 +101,8 @@ func TestOpenClawUnknownAgentAndTenantGateway(t *testing.T) {
 	if err != nil || resp.Content != "own" {
 		t.Fatalf("tenant gateway: %+v %v", resp, err)
 	}
-	if shared.n() != 1 || own.n() != 1 {
-		t.Errorf("calls shared %d own %d", shared.n(), own.n())
+	if shared.N() != 1 || own.N() != 1 {
+		t.Errorf("calls shared %d own %d", shared.N(), own.N())
 	}
 	r.Gateway.TokenSecret = "OTHER"
 	_, err = c.Complete(context.Background(), r)

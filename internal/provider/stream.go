@@ -79,11 +79,11 @@ func streamAttempt(ctx context.Context, client *http.Client, url string, header 
 	started func() bool, on func(event, data string) error, secrets ...string) error {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return upstreamf(false, "encoding the request: %v", err)
+		return Upstreamf(false, "encoding the request: %v", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
 	if err != nil {
-		return upstreamf(false, "building the request: %v", err)
+		return Upstreamf(false, "building the request: %v", err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -92,13 +92,13 @@ func streamAttempt(ctx context.Context, client *http.Client, url string, header 
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := client.Do(req)
 	if err != nil {
-		return upstreamf(true, "request failed: %s", redact(err.Error(), secrets...))
+		return Upstreamf(true, "request failed: %s", redact(err.Error(), secrets...))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		e := upstreamf(retryableStatus(resp.StatusCode), "HTTP %d%s", resp.StatusCode, errorDetail(data, secrets))
-		e.retryAfter = retryAfter(resp.Header)
+		e := Upstreamf(RetryableStatus(resp.StatusCode), "HTTP %d%s", resp.StatusCode, errorDetail(data, secrets))
+		e.RetryAfter = RetryAfter(resp.Header)
 		return e
 	}
 	err = sse(resp.Body, on)
@@ -111,17 +111,17 @@ func streamAttempt(ctx context.Context, client *http.Client, url string, header 
 	case ctx.Err() != nil:
 		return ctx.Err()
 	}
-	var ae *attemptError
+	var ae *AttemptError
 	if errors.As(err, &ae) {
-		ae.retryable = ae.retryable && !started()
+		ae.Retryable = ae.Retryable && !started()
 		return ae
 	}
-	return upstreamf(!started(), "reading the stream: %s", redact(err.Error(), secrets...))
+	return Upstreamf(!started(), "reading the stream: %s", redact(err.Error(), secrets...))
 }
 
-// streamCall runs a streamed call under the call timeout and retry policy,
+// StreamCall runs a streamed call under the call timeout and retry policy,
 // wrapping onDelta so that its errors stop the call unretried.
-func (o Options) streamCall(ctx context.Context, name string, onDelta func(string) error,
+func (o Options) StreamCall(ctx context.Context, name string, onDelta func(string) error,
 	attempt func(ctx context.Context, emit func(string) error, started func() bool) error) (string, error) {
 	var content strings.Builder
 	started := func() bool { return content.Len() > 0 }
@@ -136,7 +136,7 @@ func (o Options) streamCall(ctx context.Context, name string, onDelta func(strin
 		return nil
 	}
 	var stopped error
-	err := o.call(ctx, name, func(ctx context.Context) error {
+	err := o.Call(ctx, name, func(ctx context.Context) error {
 		err := attempt(ctx, emit, started)
 		var es errStopped
 		if errors.As(err, &es) {
@@ -174,7 +174,7 @@ type chatChunk struct {
 // Stream implements Streamer: Chat Completions with "stream": true and
 // stream_options.include_usage, so the last chunk carries the usage.
 func (c *OpenAI) Stream(ctx context.Context, req Request, onDelta func(string) error) (Response, error) {
-	if err := checkRequest(c.name, req); err != nil {
+	if err := CheckRequest(c.name, req); err != nil {
 		return Response{}, err
 	}
 	body, header, endpoint, key, err := c.request(ctx, req)
@@ -184,7 +184,7 @@ func (c *OpenAI) Stream(ctx context.Context, req Request, onDelta func(string) e
 	body["stream"] = true
 	body["stream_options"] = map[string]any{"include_usage": true}
 	var usage *Usage
-	content, err := c.opts.streamCall(ctx, c.name, onDelta, func(ctx context.Context, emit func(string) error, started func() bool) error {
+	content, err := c.opts.StreamCall(ctx, c.name, onDelta, func(ctx context.Context, emit func(string) error, started func() bool) error {
 		usage = nil
 		err := streamAttempt(ctx, c.opts.httpClient(), endpoint, header, body, started, func(_, data string) error {
 			if data == "[DONE]" {
@@ -192,10 +192,10 @@ func (c *OpenAI) Stream(ctx context.Context, req Request, onDelta func(string) e
 			}
 			var ch chatChunk
 			if err := json.Unmarshal([]byte(data), &ch); err != nil {
-				return upstreamf(false, "malformed stream chunk: %v", err)
+				return Upstreamf(false, "malformed stream chunk: %v", err)
 			}
 			if ch.Error != nil {
-				return upstreamf(false, "stream error (%s): %s", ch.Error.Type, clip(ch.Error.Message, 300))
+				return Upstreamf(false, "stream error (%s): %s", ch.Error.Type, Clip(ch.Error.Message, 300))
 			}
 			if u := ch.Usage; u != nil {
 				var cached int64
@@ -203,7 +203,7 @@ func (c *OpenAI) Stream(ctx context.Context, req Request, onDelta func(string) e
 					cached = u.PromptTokensDetails.CachedTokens
 				}
 				if u.PromptTokens < 0 || u.CompletionTokens < 0 || cached < 0 || cached > u.PromptTokens {
-					return upstreamf(false, "malformed usage: prompt_tokens=%d completion_tokens=%d cached_tokens=%d",
+					return Upstreamf(false, "malformed usage: prompt_tokens=%d completion_tokens=%d cached_tokens=%d",
 						u.PromptTokens, u.CompletionTokens, cached)
 				}
 				usage = &Usage{InputTokens: u.PromptTokens - cached, OutputTokens: u.CompletionTokens, CacheReadTokens: cached}
@@ -222,7 +222,7 @@ func (c *OpenAI) Stream(ctx context.Context, req Request, onDelta func(string) e
 			}
 			return nil
 		}, key)
-		var ae *attemptError
+		var ae *AttemptError
 		if c.mapError != nil && errors.As(err, &ae) {
 			return c.mapError(req, ae)
 		}
@@ -268,22 +268,22 @@ type anthropicUsage struct {
 // Stream implements Streamer: the Messages API with "stream": true.
 // message_start reports the input usage, message_delta the output.
 func (c *Anthropic) Stream(ctx context.Context, req Request, onDelta func(string) error) (Response, error) {
-	if err := checkRequest("anthropic", req); err != nil {
+	if err := CheckRequest("anthropic", req); err != nil {
 		return Response{}, err
 	}
-	body := anthropicRequest{Model: modelID(req), MaxTokens: req.MaxTokens, System: req.SystemPrompt, Stream: true,
+	body := anthropicRequest{Model: ModelID(req), MaxTokens: req.MaxTokens, System: req.SystemPrompt, Stream: true,
 		Messages: append(append([]chatMessage{}, req.History...), chatMessage{Role: "user", Content: req.Query})}
 	header := http.Header{}
 	header.Set("x-api-key", c.key)
 	header.Set("anthropic-version", AnthropicVersion)
 	var usage Usage
 	var done bool
-	content, err := c.opts.streamCall(ctx, "anthropic", onDelta, func(ctx context.Context, emit func(string) error, started func() bool) error {
+	content, err := c.opts.StreamCall(ctx, "anthropic", onDelta, func(ctx context.Context, emit func(string) error, started func() bool) error {
 		usage, done = Usage{}, false
 		return streamAttempt(ctx, c.opts.httpClient(), c.endpoint, header, body, started, func(_, data string) error {
 			var ev anthropicEvent
 			if err := json.Unmarshal([]byte(data), &ev); err != nil {
-				return upstreamf(false, "malformed stream event: %v", err)
+				return Upstreamf(false, "malformed stream event: %v", err)
 			}
 			switch ev.Type {
 			case "message_start":
@@ -301,8 +301,8 @@ func (c *Anthropic) Stream(ctx context.Context, req Request, onDelta func(string
 				}
 			case "error":
 				if ev.Error != nil {
-					return upstreamf(ev.Error.Type == "overloaded_error" && !started(), "stream error (%s): %s",
-						ev.Error.Type, clip(ev.Error.Message, 300))
+					return Upstreamf(ev.Error.Type == "overloaded_error" && !started(), "stream error (%s): %s",
+						ev.Error.Type, Clip(ev.Error.Message, 300))
 				}
 			}
 			return nil

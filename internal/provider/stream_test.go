@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/openclaw/tenancy/internal/provider/providertest"
 )
 
 func writeSSE(w http.ResponseWriter, events ...string) {
@@ -20,12 +22,7 @@ func writeSSE(w http.ResponseWriter, events ...string) {
 
 func collect(t *testing.T, s Streamer, req Request) (Response, []string, error) {
 	t.Helper()
-	var deltas []string
-	resp, err := s.Stream(context.Background(), req, func(d string) error {
-		deltas = append(deltas, d)
-		return nil
-	})
-	return resp, deltas, err
+	return providertest.Collect(t, s.Stream, req)
 }
 
 func TestOpenAIStream(t *testing.T) {
@@ -83,7 +80,7 @@ func TestOpenAIStreamErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eq(t, "calls", f.n(), 2)
+		eq(t, "calls", f.N(), 2)
 		eq(t, "content", resp.Content, "ok")
 	})
 	t.Run("broken after the first delta is not retried", func(t *testing.T) {
@@ -94,7 +91,7 @@ func TestOpenAIStreamErrors(t *testing.T) {
 		if !errors.Is(err, ErrUpstream) {
 			t.Fatalf("err = %v", err)
 		}
-		eq(t, "calls", f.n(), 1)
+		eq(t, "calls", f.N(), 1)
 		eq(t, "content so far", resp.Content, "par")
 	})
 	t.Run("the consumer stops the call", func(t *testing.T) {
@@ -107,7 +104,7 @@ func TestOpenAIStreamErrors(t *testing.T) {
 		if !errors.Is(err, gone) {
 			t.Fatalf("err = %v", err)
 		}
-		eq(t, "calls", f.n(), 1)
+		eq(t, "calls", f.N(), 1)
 		eq(t, "content", resp.Content, "a")
 	})
 }
@@ -176,7 +173,7 @@ func TestAnthropicStreamErrorEvent(t *testing.T) {
 	if !errors.Is(err, ErrUpstream) || !strings.Contains(err.Error(), "stream error (overloaded_error): Overloaded") {
 		t.Fatalf("err = %v", err)
 	}
-	eq(t, "calls (not retried after a delta)", f.n(), 1)
+	eq(t, "calls (not retried after a delta)", f.N(), 1)
 	eq(t, "content so far", resp.Content, "Par")
 	eq(t, "usage so far", resp.Usage.InputTokens, int64(25))
 }

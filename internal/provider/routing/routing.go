@@ -34,6 +34,7 @@ import (
 
 	"github.com/openclaw/tenancy/internal/catalog"
 	"github.com/openclaw/tenancy/internal/provider"
+	"github.com/openclaw/tenancy/internal/provider/bedrock"
 	"github.com/openclaw/tenancy/internal/schema"
 	"github.com/openclaw/tenancy/internal/secrets"
 	"github.com/openclaw/tenancy/internal/tenancy"
@@ -83,7 +84,7 @@ type Options struct {
 	// Secrets reads TENANCY_PROVIDER_SECRET; default a client on AWSConfig.
 	Secrets secrets.API
 	// Bedrock is the Converse client; default a client on AWSConfig.
-	Bedrock provider.ConverseAPI
+	Bedrock bedrock.ConverseAPI
 }
 
 type route struct {
@@ -389,7 +390,7 @@ func (b *builder) bedrockRoute(m catalog.Model) (route, error) {
 			client = bedrockruntime.NewFromConfig(cfg)
 			b.bedrockDesc = "bedrock (Amazon Bedrock Converse, " + cfg.Region + ")"
 		}
-		b.bedrock = provider.NewBedrock(client, b.o.Provider)
+		b.bedrock = bedrock.New(client, b.o.Provider)
 	}
 	return route{p: b.bedrock, modelID: m.BedrockID, desc: b.bedrockDesc}, nil
 }

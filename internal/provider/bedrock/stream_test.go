@@ -1,4 +1,4 @@
-package provider
+package bedrock
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/openclaw/tenancy/internal/provider"
 )
 
 // fakeReader is a ConverseStream event stream: it sends events, then ends
@@ -89,8 +91,8 @@ func (f *fakeConverse) open(_ context.Context, in *bedrockruntime.ConverseStream
 }
 
 // bedrockOn is the provider reading its streams from f.
-func bedrockOn(f *fakeConverse) *Bedrock {
-	b := NewBedrock(nil, fastOpts())
+func bedrockOn(f *fakeConverse) *Provider {
+	b := New(nil, fastOpts())
 	b.openStream = f.open
 	return b
 }
@@ -120,7 +122,7 @@ func TestBedrockStream(t *testing.T) {
 		metadata(30, 7, 2500, 1000),
 	}, nil, false)}}
 	req := bedrockReq
-	req.History = []Message{{Role: "user", Content: "Earlier"}, {Role: "assistant", Content: "Earlier answer"}}
+	req.History = []provider.Message{{Role: "user", Content: "Earlier"}, {Role: "assistant", Content: "Earlier answer"}}
 	resp, deltas, err := collect(t, bedrockOn(f), req)
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +130,7 @@ func TestBedrockStream(t *testing.T) {
 	eq(t, "deltas", strings.Join(deltas, "|"), "The capital| is Paris.")
 	eq(t, "content", resp.Content, "The capital is Paris.")
 	eq(t, "provider", resp.Provider, "bedrock")
-	eq(t, "usage", resp.Usage, Usage{InputTokens: 30, OutputTokens: 7, CacheReadTokens: 2500, CacheWriteTokens: 1000})
+	eq(t, "usage", resp.Usage, provider.Usage{InputTokens: 30, OutputTokens: 7, CacheReadTokens: 2500, CacheWriteTokens: 1000})
 	eq(t, "calls", f.calls.Load(), int32(1))
 	in := f.inputs[0]
 	eq(t, "model", aws.ToString(in.ModelId), bedrockModel)
@@ -150,11 +152,11 @@ func TestBedrockStreamErrors(t *testing.T) {
 			&types.ModelStreamErrorException{Message: aws.String("The model failed at https://bedrock-runtime.us-east-1.amazonaws.com/x"),
 				OriginalStatusCode: aws.Int32(500)}, false)}}
 		resp, deltas, err := collect(t, bedrockOn(f), bedrockReq)
-		wantClass(t, err, ErrUpstream, "bedrock: ModelStreamErrorException: The model failed at")
-		eq(t, "public", PublicMessage(err), "bedrock: ModelStreamErrorException: The model failed at [url]: model provider error")
+		wantClass(t, err, provider.ErrUpstream, "bedrock: ModelStreamErrorException: The model failed at")
+		eq(t, "public", provider.PublicMessage(err), "bedrock: ModelStreamErrorException: The model failed at [url]: model provider error")
 		eq(t, "deltas", strings.Join(deltas, "|"), "Hel|lo")
 		eq(t, "content so far", resp.Content, "Hello")
-		eq(t, "usage so far", resp.Usage, Usage{})
+		eq(t, "usage so far", resp.Usage, provider.Usage{})
 		eq(t, "calls (not retried after text)", f.calls.Load(), int32(1))
 	})
 	t.Run("throttling event before any text is retried", func(t *testing.T) {
@@ -167,13 +169,13 @@ func TestBedrockStreamErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		eq(t, "deltas", strings.Join(deltas, "|"), "ok")
-		eq(t, "usage", resp.Usage, Usage{InputTokens: 3, OutputTokens: 1})
+		eq(t, "usage", resp.Usage, provider.Usage{InputTokens: 3, OutputTokens: 1})
 		eq(t, "calls", f.calls.Load(), int32(2))
 	})
 	t.Run("no metadata", func(t *testing.T) {
 		f := &fakeConverse{readers: []*fakeReader{newFakeReader([]types.ConverseStreamOutput{textDelta("Hi")}, nil, false)}}
 		resp, _, err := collect(t, bedrockOn(f), bedrockReq)
-		wantClass(t, err, ErrUpstream, "bedrock: the stream ended without a metadata event (usage); the call cannot be priced")
+		wantClass(t, err, provider.ErrUpstream, "bedrock: the stream ended without a metadata event (usage); the call cannot be priced")
 		eq(t, "content so far", resp.Content, "Hi")
 	})
 	t.Run("onDelta error stops the call", func(t *testing.T) {
@@ -204,10 +206,10 @@ func TestBedrockStreamCancelled(t *testing.T) {
 		cancel()
 		return nil
 	})
-	wantClass(t, err, ErrTimeout, "bedrock: call canceled")
+	wantClass(t, err, provider.ErrTimeout, "bedrock: call canceled")
 	eq(t, "deltas", strings.Join(deltas, "|"), "Once upon")
 	eq(t, "content", resp.Content, "Once upon")
-	eq(t, "usage so far", resp.Usage, Usage{})
+	eq(t, "usage so far", resp.Usage, provider.Usage{})
 	eq(t, "calls", f.calls.Load(), int32(1))
 	if !r.isClosed() {
 		t.Error("the event stream was not closed")
@@ -231,8 +233,8 @@ func TestBedrockStreamHTTPRequestAndError(t *testing.T) {
 		writeJSON(w, 400, `{"message":"The provided model identifier is invalid."}`)
 	})
 	resp, deltas, err := collect(t, newTestBedrock(t, f, fastOpts()), bedrockReq)
-	wantClass(t, err, ErrUpstream, "bedrock: HTTP 400 (ValidationException): The provided model identifier is invalid.")
+	wantClass(t, err, provider.ErrUpstream, "bedrock: HTTP 400 (ValidationException): The provided model identifier is invalid.")
 	eq(t, "deltas", len(deltas), 0)
-	eq(t, "response", resp, Response{Provider: "bedrock"})
-	eq(t, "calls", f.n(), 1)
+	eq(t, "response", resp, provider.Response{Provider: "bedrock"})
+	eq(t, "calls", f.N(), 1)
 }

@@ -1,4 +1,8 @@
-package provider
+// Package bedrock is the Amazon Bedrock provider (the Converse and
+// ConverseStream APIs). It is a package of its own so that the domain, which
+// knows providers only through the provider.Provider interface, links no AWS
+// SDK package.
+package bedrock
 
 import (
 	"context"
@@ -13,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/openclaw/tenancy/internal/provider"
 )
 
 // ConverseAPI is the part of the Bedrock Runtime client this provider uses:
@@ -23,12 +29,12 @@ type ConverseAPI interface {
 	ConverseStream(ctx context.Context, in *bedrockruntime.ConverseStreamInput, optFns ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseStreamOutput, error)
 }
 
-// Bedrock calls models on Amazon Bedrock through the Converse API, with the
+// Provider calls models on Amazon Bedrock through the Converse API, with the
 // function's IAM credentials. Request.ProviderModelID is the Bedrock model or
 // inference profile id (e.g. "us.anthropic.claude-sonnet-4-20250514-v1:0").
-type Bedrock struct {
+type Provider struct {
 	client ConverseAPI
-	opts   Options
+	opts   provider.Options
 	// openStream starts a ConverseStream call and returns its event stream:
 	// client.ConverseStream, or in tests a stream built with
 	// bedrockruntime.NewConverseStreamEventStream on a fake Reader (the
@@ -36,15 +42,20 @@ type Bedrock struct {
 	openStream func(ctx context.Context, in *bedrockruntime.ConverseStreamInput) (*bedrockruntime.ConverseStreamEventStream, error)
 }
 
-// NewBedrock builds the Bedrock provider on a Bedrock Runtime client.
+var (
+	_ provider.Provider = (*Provider)(nil)
+	_ provider.Streamer = (*Provider)(nil)
+)
+
+// New builds the Bedrock provider on a Bedrock Runtime client.
 //
 // Retries: the SDK's own retryer is switched off for these calls
 // (aws.NopRetryer) and the provider's RetryPolicy retries instead, so there
 // is one retry loop, the same for every provider, that honours the call
 // deadline. The SDK's error classification still decides which network
 // errors are transient.
-func NewBedrock(client ConverseAPI, opts Options) *Bedrock {
-	b := &Bedrock{client: client, opts: opts}
+func New(client ConverseAPI, opts provider.Options) *Provider {
+	b := &Provider{client: client, opts: opts}
 	b.openStream = func(ctx context.Context, in *bedrockruntime.ConverseStreamInput) (*bedrockruntime.ConverseStreamEventStream, error) {
 		out, err := client.ConverseStream(ctx, in, noSDKRetries)
 		if err != nil {
@@ -55,19 +66,19 @@ func NewBedrock(client ConverseAPI, opts Options) *Bedrock {
 	return b
 }
 
-// Name implements Provider.
-func (*Bedrock) Name() string { return "bedrock" }
+// Name implements provider.Provider.
+func (*Provider) Name() string { return "bedrock" }
 
 func noSDKRetries(o *bedrockruntime.Options) { o.Retryer = aws.NopRetryer{} }
 
-// Complete implements Provider.
-func (b *Bedrock) Complete(ctx context.Context, req Request) (Response, error) {
+// Complete implements provider.Provider.
+func (b *Provider) Complete(ctx context.Context, req provider.Request) (provider.Response, error) {
 	in, err := converseInput(req)
 	if err != nil {
-		return Response{}, err
+		return provider.Response{}, err
 	}
-	var out Response
-	err = b.opts.call(ctx, "bedrock", func(ctx context.Context) error {
+	var out provider.Response
+	err = b.opts.Call(ctx, "bedrock", func(ctx context.Context) error {
 		co, err := b.client.Converse(ctx, in, noSDKRetries)
 		if err != nil {
 			return bedrockError(err)
@@ -81,15 +92,15 @@ func (b *Bedrock) Complete(ctx context.Context, req Request) (Response, error) {
 
 // converseInput is the Converse request for req: the system prompt, the
 // history and the query, and max_tokens.
-func converseInput(req Request) (*bedrockruntime.ConverseInput, error) {
-	if err := checkRequest("bedrock", req); err != nil {
+func converseInput(req provider.Request) (*bedrockruntime.ConverseInput, error) {
+	if err := provider.CheckRequest("bedrock", req); err != nil {
 		return nil, err
 	}
 	if req.MaxTokens > math.MaxInt32 {
-		return nil, fmt.Errorf("bedrock: max_tokens %d is out of range: %w", req.MaxTokens, ErrUpstream)
+		return nil, fmt.Errorf("bedrock: max_tokens %d is out of range: %w", req.MaxTokens, provider.ErrUpstream)
 	}
 	in := &bedrockruntime.ConverseInput{
-		ModelId:         aws.String(modelID(req)),
+		ModelId:         aws.String(provider.ModelID(req)),
 		Messages:        converseMessages(req),
 		InferenceConfig: &types.InferenceConfiguration{MaxTokens: aws.Int32(int32(req.MaxTokens))},
 	}
@@ -99,28 +110,28 @@ func converseInput(req Request) (*bedrockruntime.ConverseInput, error) {
 	return in, nil
 }
 
-// Stream implements Streamer with ConverseStream: each text
+// Stream implements provider.Streamer with ConverseStream: each text
 // contentBlockDelta goes to onDelta as it arrives, and the metadata event
 // (sent last) carries the usage, counted as Converse counts it. An exception
 // event in the stream (modelStreamErrorException, throttlingException...) ends
 // it with that error, mapped like Converse's; it is retried only when nothing
 // was streamed yet. A cancelled ctx stops reading at once.
-func (b *Bedrock) Stream(ctx context.Context, req Request, onDelta func(string) error) (Response, error) {
+func (b *Provider) Stream(ctx context.Context, req provider.Request, onDelta func(string) error) (provider.Response, error) {
 	cin, err := converseInput(req)
 	if err != nil {
-		return Response{}, err
+		return provider.Response{}, err
 	}
 	in := &bedrockruntime.ConverseStreamInput{ModelId: cin.ModelId, Messages: cin.Messages,
 		InferenceConfig: cin.InferenceConfig, System: cin.System}
-	var usage *Usage
-	content, err := b.opts.streamCall(ctx, "bedrock", onDelta, func(ctx context.Context, emit func(string) error, started func() bool) error {
+	var usage *provider.Usage
+	content, err := b.opts.StreamCall(ctx, "bedrock", onDelta, func(ctx context.Context, emit func(string) error, started func() bool) error {
 		usage = nil
 		es, err := b.openStream(ctx, in)
 		if err != nil {
 			return bedrockError(err)
 		}
 		if es == nil {
-			return upstreamf(false, "malformed response: no event stream")
+			return provider.Upstreamf(false, "malformed response: no event stream")
 		}
 		defer es.Close()
 		events := es.Events()
@@ -152,16 +163,16 @@ func (b *Bedrock) Stream(ctx context.Context, req Request, onDelta func(string) 
 			case *types.ConverseStreamOutputMemberMetadata:
 				u := v.Value.Usage
 				if u == nil || u.InputTokens == nil || u.OutputTokens == nil {
-					return upstreamf(false, "malformed metadata event: no usage (inputTokens, outputTokens); the call cannot be priced")
+					return provider.Upstreamf(false, "malformed metadata event: no usage (inputTokens, outputTokens); the call cannot be priced")
 				}
 				// As in Converse, inputTokens excludes the cache reads and
 				// writes: the counts are already disjoint.
-				usage = &Usage{InputTokens: int64(*u.InputTokens), OutputTokens: int64(*u.OutputTokens),
+				usage = &provider.Usage{InputTokens: int64(*u.InputTokens), OutputTokens: int64(*u.OutputTokens),
 					CacheReadTokens: int64(aws.ToInt32(u.CacheReadInputTokens)), CacheWriteTokens: int64(aws.ToInt32(u.CacheWriteInputTokens))}
 			}
 		}
 	})
-	resp := Response{Content: content, Provider: "bedrock"}
+	resp := provider.Response{Content: content, Provider: "bedrock"}
 	if usage != nil {
 		resp.Usage = *usage
 	}
@@ -169,7 +180,7 @@ func (b *Bedrock) Stream(ctx context.Context, req Request, onDelta func(string) 
 		return resp, err
 	}
 	if usage == nil {
-		return resp, fmt.Errorf("bedrock: the stream ended without a metadata event (usage); the call cannot be priced: %w", ErrUpstream)
+		return resp, fmt.Errorf("bedrock: the stream ended without a metadata event (usage); the call cannot be priced: %w", provider.ErrUpstream)
 	}
 	return resp, nil
 }
@@ -180,16 +191,16 @@ func (b *Bedrock) Stream(ctx context.Context, req Request, onDelta func(string) 
 // was streamed (the client already has the text otherwise).
 func streamEventError(err error, started bool) error {
 	e := bedrockError(err)
-	var ae *attemptError
+	var ae *provider.AttemptError
 	if !errors.As(e, &ae) {
 		return e
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
-		ae.retryable = apiErr.ErrorCode() == "ThrottlingException" || apiErr.ErrorFault() == smithy.FaultServer
+		ae.Retryable = apiErr.ErrorCode() == "ThrottlingException" || apiErr.ErrorFault() == smithy.FaultServer
 	}
 	if started {
-		ae.retryable = false
+		ae.Retryable = false
 	}
 	return e
 }
@@ -210,24 +221,24 @@ func bedrockError(err error) error {
 	if errors.As(err, &re) && re.Response != nil && re.Response.Response != nil && re.HTTPStatusCode() > 0 {
 		status := re.HTTPStatusCode()
 		if status >= 200 && status <= 299 {
-			return upstreamf(false, "malformed response body: %s", clip(innermost(err).Error(), 300))
+			return provider.Upstreamf(false, "malformed response body: %s", provider.Clip(innermost(err).Error(), 300))
 		}
 		detail := ""
 		if code != "" {
 			detail += " (" + code + ")"
 		}
-		if msg = clip(msg, 300); msg != "" {
+		if msg = provider.Clip(msg, 300); msg != "" {
 			detail += ": " + msg
 		}
-		e := upstreamf(retryableStatus(status), "HTTP %d%s", status, detail)
-		e.retryAfter = retryAfter(re.Response.Header)
+		e := provider.Upstreamf(provider.RetryableStatus(status), "HTTP %d%s", status, detail)
+		e.RetryAfter = provider.RetryAfter(re.Response.Header)
 		return e
 	}
 	if code != "" {
-		return upstreamf(false, "%s: %s", code, clip(msg, 300))
+		return provider.Upstreamf(false, "%s: %s", code, provider.Clip(msg, 300))
 	}
-	e := networkf("request failed", err)
-	e.retryable = sdkRetryables.IsErrorRetryable(err) == aws.TrueTernary
+	e := provider.Networkf("request failed", err)
+	e.Retryable = sdkRetryables.IsErrorRetryable(err) == aws.TrueTernary
 	return e
 }
 
@@ -242,17 +253,17 @@ func innermost(err error) error {
 	}
 }
 
-func parseConverse(co *bedrockruntime.ConverseOutput) (Response, error) {
+func parseConverse(co *bedrockruntime.ConverseOutput) (provider.Response, error) {
 	if co == nil {
-		return Response{}, upstreamf(false, "malformed response body: empty")
+		return provider.Response{}, provider.Upstreamf(false, "malformed response body: empty")
 	}
 	msg, ok := co.Output.(*types.ConverseOutputMemberMessage)
 	if !ok {
-		return Response{}, upstreamf(false, "malformed response body: no output message")
+		return provider.Response{}, provider.Upstreamf(false, "malformed response body: no output message")
 	}
 	u := co.Usage
 	if u == nil || u.InputTokens == nil || u.OutputTokens == nil {
-		return Response{}, upstreamf(false, "malformed response body: no usage (inputTokens, outputTokens); the call cannot be priced")
+		return provider.Response{}, provider.Upstreamf(false, "malformed response body: no usage (inputTokens, outputTokens); the call cannot be priced")
 	}
 	var b strings.Builder
 	for _, blk := range msg.Value.Content {
@@ -262,14 +273,14 @@ func parseConverse(co *bedrockruntime.ConverseOutput) (Response, error) {
 	}
 	// Converse reports inputTokens without the cache reads and writes, which
 	// come separately: the counts are already disjoint.
-	usage := Usage{InputTokens: int64(*u.InputTokens), OutputTokens: int64(*u.OutputTokens),
+	usage := provider.Usage{InputTokens: int64(*u.InputTokens), OutputTokens: int64(*u.OutputTokens),
 		CacheReadTokens: int64(aws.ToInt32(u.CacheReadInputTokens)), CacheWriteTokens: int64(aws.ToInt32(u.CacheWriteInputTokens))}
 	// Implausible counts are the domain's to judge (tenancy's usage rule).
-	return Response{Content: b.String(), Provider: "bedrock", Usage: usage}, nil
+	return provider.Response{Content: b.String(), Provider: "bedrock", Usage: usage}, nil
 }
 
 // converseMessages is the history, then the query, as Converse messages.
-func converseMessages(req Request) []types.Message {
+func converseMessages(req provider.Request) []types.Message {
 	msgs := make([]types.Message, 0, len(req.History)+1)
 	for _, m := range req.History {
 		role := types.ConversationRoleUser

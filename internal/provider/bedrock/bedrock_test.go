@@ -1,4 +1,4 @@
-package provider
+package bedrock
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+
+	"github.com/openclaw/tenancy/internal/provider"
 )
 
 const bedrockModel = "us.anthropic.claude-sonnet-4-20250514-v1:0"
@@ -24,7 +26,7 @@ const converseOK = `{
 
 // newTestBedrock is the real SDK client pointed at the fake endpoint with
 // static credentials.
-func newTestBedrock(t *testing.T, f *fake, opts Options) *Bedrock {
+func newTestBedrock(t *testing.T, f *fake, opts provider.Options) *Provider {
 	t.Helper()
 	client := bedrockruntime.New(bedrockruntime.Options{
 		Region:       "us-east-1",
@@ -32,10 +34,10 @@ func newTestBedrock(t *testing.T, f *fake, opts Options) *Bedrock {
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""),
 		HTTPClient:   f.Client(),
 	})
-	return NewBedrock(client, opts)
+	return New(client, opts)
 }
 
-var bedrockReq = Request{Model: "claude-sonnet-4-20250514", ProviderModelID: bedrockModel, AgentID: "tenant-acme-support",
+var bedrockReq = provider.Request{Model: "claude-sonnet-4-20250514", ProviderModelID: bedrockModel, AgentID: "tenant-acme-support",
 	SystemPrompt: "You are the ACME support agent.", Query: "What is the capital of France?", MaxTokens: 512}
 
 func TestBedrockConverseRequestAndUsage(t *testing.T) {
@@ -62,7 +64,7 @@ func TestBedrockConverseRequestAndUsage(t *testing.T) {
 	if resp.Content != "Paris is the capital of France." || resp.Provider != "bedrock" {
 		t.Errorf("response = %+v", resp)
 	}
-	wantUsage(t, resp.Usage, Usage{InputTokens: 30, OutputTokens: 628, CacheReadTokens: 2500, CacheWriteTokens: 1000})
+	eq(t, "usage", resp.Usage, provider.Usage{InputTokens: 30, OutputTokens: 628, CacheReadTokens: 2500, CacheWriteTokens: 1000})
 }
 
 func throttled(w http.ResponseWriter) {
@@ -84,8 +86,8 @@ func TestBedrockRetriesThrottlingOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.n() != 2 || resp.Usage.OutputTokens != 628 {
-		t.Errorf("calls = %d, response = %+v", f.n(), resp)
+	if f.N() != 2 || resp.Usage.OutputTokens != 628 {
+		t.Errorf("calls = %d, response = %+v", f.N(), resp)
 	}
 	if d := time.Since(start); d < 30*time.Millisecond {
 		t.Errorf("retried after %s, before Retry-After", d)
@@ -123,9 +125,9 @@ func TestBedrockErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) { tc.handler(w) })
 			_, err := newTestBedrock(t, f, fastOpts()).Complete(context.Background(), bedrockReq)
-			wantClass(t, err, ErrUpstream, tc.want...)
-			if f.n() != tc.wantCalls {
-				t.Errorf("calls = %d, want %d", f.n(), tc.wantCalls)
+			wantClass(t, err, provider.ErrUpstream, tc.want...)
+			if f.N() != tc.wantCalls {
+				t.Errorf("calls = %d, want %d", f.N(), tc.wantCalls)
 			}
 		})
 	}
@@ -142,8 +144,8 @@ func TestBedrockRetriesNetworkErrors(t *testing.T) {
 	if _, err := newTestBedrock(t, f, fastOpts()).Complete(context.Background(), bedrockReq); err != nil {
 		t.Fatal(err)
 	}
-	if f.n() != 2 {
-		t.Errorf("calls = %d, want 2", f.n())
+	if f.N() != 2 {
+		t.Errorf("calls = %d, want 2", f.N())
 	}
 }
 
@@ -152,8 +154,8 @@ func TestBedrockSlowResponseTimesOut(t *testing.T) {
 	opts := fastOpts()
 	opts.Timeout = 500 * time.Millisecond
 	_, err := newTestBedrock(t, f, opts).Complete(context.Background(), bedrockReq)
-	wantClass(t, err, ErrTimeout, "bedrock: no answer before the deadline")
-	if f.n() != 1 {
-		t.Errorf("calls = %d, want 1", f.n())
+	wantClass(t, err, provider.ErrTimeout, "bedrock: no answer before the deadline")
+	if f.N() != 1 {
+		t.Errorf("calls = %d, want 1", f.N())
 	}
 }
