@@ -3,18 +3,15 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -100,7 +97,7 @@ func (x *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !IsHTTPRoute(rt, r.Header.Get("Accept"), body) {
 		resp, _ := x.h.Handle(r.Context(), ev)
-		writeEvent(w, resp)
+		WriteEvent(w, resp)
 		return
 	}
 	req := &request{ev: &ev, route: rt, principal: p}
@@ -167,58 +164,13 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 }
 
 func writeProblem(w http.ResponseWriter, p problem) {
-	writeEvent(w, errorResponse(p))
-}
-
-func writeEvent(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) {
-	for k, v := range resp.Headers {
-		w.Header().Set(k, v)
-	}
-	w.WriteHeader(resp.StatusCode)
-	body := []byte(resp.Body)
-	if resp.IsBase64Encoded {
-		body, _ = base64.StdEncoding.DecodeString(resp.Body)
-	}
-	_, _ = w.Write(body)
+	WriteEvent(w, errorResponse(p))
 }
 
 // event is the API Gateway event of an HTTP request.
 func (x *HTTP) event(r *http.Request, body []byte) events.APIGatewayV2HTTPRequest {
-	headers := map[string]string{}
-	for k, v := range r.Header {
-		if !strings.EqualFold(k, "Cookie") {
-			headers[strings.ToLower(k)] = strings.Join(v, ",")
-		}
-	}
-	var query map[string]string
-	if vals := r.URL.Query(); len(vals) > 0 {
-		query = map[string]string{}
-		for k, v := range vals {
-			query[k] = strings.Join(v, ",")
-		}
-	}
-	now := time.Now().UTC()
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	if ip == "" {
-		ip = r.RemoteAddr
-	}
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RawPath: r.URL.EscapedPath(), RawQueryString: r.URL.RawQuery,
-		Headers: headers, QueryStringParameters: query,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			Stage: "$default", DomainName: r.Host,
-			RequestID: "http-" + strconv.FormatInt(now.UnixNano(), 36) + "-" + strconv.FormatInt(x.seq.Add(1), 10),
-			Time:      now.Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.Method, Path: r.URL.Path,
-				Protocol: r.Proto, SourceIP: ip, UserAgent: r.UserAgent()},
-		},
-	}
-	if utf8.Valid(body) {
-		ev.Body = string(body)
-	} else {
-		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-	}
-	return ev
+	now := time.Now()
+	return RequestEvent(r, body, "http-"+strconv.FormatInt(now.UnixNano(), 36)+"-"+strconv.FormatInt(x.seq.Add(1), 10), now)
 }
 
 // viaHTTP serves an API Gateway event with the HTTP implementation (the

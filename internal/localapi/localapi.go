@@ -8,7 +8,6 @@ package localapi
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -18,7 +17,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -72,7 +70,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status, code, msg = http.StatusRequestTimeout, "request_timeout", "The request was not received in time"
 		}
 		w.Header().Set("Connection", "close")
-		s.reply(w, events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"},
+		api.WriteEvent(w, events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"},
 			Body: `{"error":{"code":"` + code + `","message":"` + msg + `"}}`})
 		s.log.Info("request", "request_id", ev.RequestContext.RequestID, "route", r.Method+" "+r.URL.Path, "status", status,
 			"latency_ms", ms(start), "error", err.Error())
@@ -86,7 +84,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, _ = tenancy.StartTiming(ctx, start)
 	}
 	if !ok {
-		s.reply(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNotFound,
+		api.WriteEvent(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNotFound,
 			Headers: map[string]string{"Content-Type": "application/json"},
 			Body:    `{"error":{"code":"not_found","message":"No such route","type":"not_found_error","param":null}}`})
 		s.log.Info("request", "request_id", ev.RequestContext.RequestID, "route", r.Method+" "+r.URL.Path, "status", 404,
@@ -100,7 +98,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			// API Gateway answers a failing authorizer with 500; locally the
 			// store being down is reported as what it is.
-			s.reply(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusServiceUnavailable,
+			api.WriteEvent(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusServiceUnavailable,
 				Headers: map[string]string{"Content-Type": "application/json"},
 				Body:    `{"error":{"code":"store_unavailable","message":"The tenancy store is temporarily unavailable; retry later","type":"overloaded_error","param":null}}`})
 			s.log.Error("request", "request_id", ev.RequestContext.RequestID, "route", ev.RouteKey, "status", 503,
@@ -108,14 +106,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !resp.IsAuthorized {
-			s.reply(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusForbidden,
+			api.WriteEvent(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusForbidden,
 				Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"message":"Forbidden"}`})
 			return
 		}
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: resp.Context}
 	}
 	resp, _ := s.functions[rt.Function].Handle(ctx, ev)
-	s.reply(w, resp)
+	api.WriteEvent(w, resp)
 }
 
 func ms(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
@@ -125,42 +123,9 @@ func ms(start time.Time) float64 { return float64(time.Since(start).Microseconds
 // refuse it with 413 without this server reading more.
 func (s *Server) event(r *http.Request) (events.APIGatewayV2HTTPRequest, error) {
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, api.MaxBodyBytes+1))
-	headers := map[string]string{}
-	for k, v := range r.Header {
-		if strings.EqualFold(k, "Cookie") {
-			continue
-		}
-		headers[strings.ToLower(k)] = strings.Join(v, ",")
-	}
-	var query map[string]string
-	if vals := r.URL.Query(); len(vals) > 0 {
-		query = map[string]string{}
-		for k, v := range vals {
-			query[k] = strings.Join(v, ",")
-		}
-	}
-	var cookies []string
-	for _, c := range r.Cookies() {
-		cookies = append(cookies, c.String())
-	}
-	now := time.Now().UTC()
-	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RawPath: r.URL.EscapedPath(), RawQueryString: r.URL.RawQuery,
-		Headers: headers, QueryStringParameters: query, Cookies: cookies,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			AccountID: "local", APIID: "local", Stage: "$default", DomainName: r.Host,
-			RequestID: "local-" + strconv.FormatInt(now.UnixNano(), 36) + "-" + strconv.FormatInt(s.seq.Add(1), 10),
-			Time:      now.Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.Method, Path: r.URL.Path,
-				Protocol: r.Proto, SourceIP: ip, UserAgent: r.UserAgent()},
-		},
-	}
-	if utf8.Valid(body) {
-		ev.Body = string(body)
-	} else {
-		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
-	}
+	now := time.Now()
+	ev := api.RequestEvent(r, body, "local-"+strconv.FormatInt(now.UnixNano(), 36)+"-"+strconv.FormatInt(s.seq.Add(1), 10), now)
+	ev.RequestContext.AccountID, ev.RequestContext.APIID = "local", "local"
 	return ev, readErr
 }
 
@@ -171,20 +136,6 @@ func (s *Server) authorizerRequest(ev *events.APIGatewayV2HTTPRequest) events.AP
 		RawQueryString: ev.RawQueryString, Headers: ev.Headers, QueryStringParameters: ev.QueryStringParameters,
 		RequestContext: ev.RequestContext, PathParameters: ev.PathParameters,
 	}
-}
-
-func (s *Server) reply(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) {
-	for k, v := range resp.Headers {
-		w.Header().Set(k, v)
-	}
-	body := []byte(resp.Body)
-	if resp.IsBase64Encoded {
-		if b, err := base64.StdEncoding.DecodeString(resp.Body); err == nil {
-			body = b
-		}
-	}
-	w.WriteHeader(resp.StatusCode)
-	_, _ = w.Write(body)
 }
 
 // Shutdown-friendly serving.
