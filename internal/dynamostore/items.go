@@ -409,13 +409,6 @@ type callItem struct {
 	RecPrice   string `dynamodbav:"rec_price"`
 }
 
-func encodeCall(t tenancy.Ticket) (map[string]types.AttributeValue, error) {
-	return attributevalue.MarshalMap(callItem{
-		PK: tenantPK(t.TenantID), SK: callSK(t.CallID), Type: "call", CallID: t.CallID, TenantID: t.TenantID,
-		AgentID: t.AgentID, Model: t.Model, Reserve: int64(t.Reserve), Day: t.Day, AdmittedAt: nowString(t.AdmittedAt),
-	})
-}
-
 func decodeCall(item map[string]types.AttributeValue) (tenancy.OpenCall, error) {
 	var it callItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {

@@ -24,23 +24,12 @@ func (s *Store) Admit(ctx context.Context, a tenancy.Admission) (tenancy.Ticket,
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		t := tenancy.Ticket{CallID: a.CallID, TenantID: a.TenantID, AgentID: a.AgentID, Model: a.Model,
 			Reserve: a.Reserve, Day: plan.Day, AdmittedAt: a.Now}
-		call, err := encodeCall(t)
-		if err != nil {
-			return tenancy.Ticket{}, storeErr(err)
-		}
-		upd, err := build(admitExpression(a, plan))
-		if err != nil {
-			return tenancy.Ticket{}, err
-		}
-		put, err := build(expression.NewBuilder().WithCondition(notExists))
-		if err != nil {
-			return tenancy.Ticket{}, err
-		}
+		upd := admitExpr(a, plan)
 		reasons, err := s.transact(ctx, []types.TransactWriteItem{
 			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(a.TenantID), tenantSK),
-				UpdateExpression: upd.Update(), ConditionExpression: upd.Condition(), ExpressionAttributeNames: upd.Names(),
-				ExpressionAttributeValues: upd.Values(), ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
-			{Put: &types.Put{TableName: s.table, Item: call, ConditionExpression: put.Condition(), ExpressionAttributeNames: put.Names()}},
+				UpdateExpression: &upd.update, ConditionExpression: &upd.cond, ExpressionAttributeNames: upd.names,
+				ExpressionAttributeValues: upd.values, ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}},
+			{Put: &types.Put{TableName: s.table, Item: callRecord(t), ConditionExpression: aws.String(condNotExists)}},
 		})
 		if err != nil {
 			return tenancy.Ticket{}, err
@@ -79,38 +68,6 @@ func (s *Store) Admit(ctx context.Context, a tenancy.Admission) (tenancy.Ticket,
 		}
 	}
 	return tenancy.Ticket{}, tenancy.Unavailable(nil)
-}
-
-// admitExpression is the admit's update and condition for a plan.
-func admitExpression(a tenancy.Admission, plan tenancy.AdmitPlan) expression.Builder {
-	hour := expression.Name("h_key").Equal(expression.Value(plan.Hour)).
-		And(expression.Name("h_queries").LessThan(expression.Name("max_qph")))
-	ub := expression.Add(expression.Name("h_queries"), expression.Value(1))
-	if plan.NewHour {
-		hour = expression.Name("h_key").LessThan(expression.Value(plan.Hour)).
-			And(expression.Name("max_qph").GreaterThanEqual(expression.Value(1)))
-		ub = expression.Set(expression.Name("h_key"), expression.Value(plan.Hour)).
-			Set(expression.Name("h_queries"), expression.Value(1))
-	}
-	ub = ub.Add(expression.Name("d_reserved"), expression.Value(int64(a.Reserve))).
-		Add(expression.Name("d_budget"), expression.Value(-int64(a.Reserve))).
-		Add(expression.Name("m_reserved"), expression.Value(int64(a.Reserve))).
-		Add(expression.Name("m_budget"), expression.Value(-int64(a.Reserve))).
-		Add(expression.Name("rev"), expression.Value(1))
-	// The window's day fixes its month (a rollover into a new month resets
-	// the month's counters), so w_day also proves m_budget is this month's.
-	month := expression.Or(
-		expression.AttributeNotExists(expression.Name("m_capped")),
-		expression.Name("m_capped").Equal(expression.Value(false)),
-		expression.Name("m_budget").GreaterThanEqual(expression.Value(int64(a.Reserve))))
-	cond := expression.And(
-		expression.Name("is_active").Equal(expression.Value(true)),
-		expression.Name("w_day").Equal(expression.Value(plan.Day)),
-		expression.Name("d_budget").GreaterThanEqual(expression.Value(int64(a.Reserve))),
-		month,
-		allowedCond(a.Model, a.Tools),
-		hour)
-	return expression.NewBuilder().WithCondition(cond).WithUpdate(ub)
 }
 
 // settlementDelta is what a settlement changes in its day's counters.
