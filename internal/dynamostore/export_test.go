@@ -18,10 +18,14 @@ type HotExpr struct {
 	Values       map[string]types.AttributeValue
 }
 
-func exported(e hotExpr) HotExpr { return HotExpr{Update: e.update, Cond: e.cond, Names: e.names, Values: e.values} }
+func exported(e hotExpr) HotExpr {
+	return HotExpr{Update: e.update, Cond: e.cond, Names: e.names, Values: e.values}
+}
 
 // AdmitExpr is admitExpr.
-func AdmitExpr(a tenancy.Admission, plan tenancy.AdmitPlan) HotExpr { return exported(admitExpr(a, plan)) }
+func AdmitExpr(a tenancy.Admission, plan tenancy.AdmitPlan) HotExpr {
+	return exported(admitExpr(a, plan))
+}
 
 // CallRecord is callRecord; CallItem is the item attributevalue makes of
 // the same call.
