@@ -121,8 +121,8 @@ func callRecord(t tenancy.Ticket) map[string]types.AttributeValue {
 		"pk": strAV(tenantPK(t.TenantID)), "sk": strAV(callSK(t.CallID)), "type": avCall,
 		"call_id": strAV(t.CallID), "tenant_id": strAV(t.TenantID), "agent_id": strAV(t.AgentID),
 		"model": strAV(t.Model), "reserve": numAV(int64(t.Reserve)), "day": strAV(t.Day),
-		"admitted_at": strAV(nowString(t.AdmittedAt)),
-		"rec_set":     avFalse, "rec_failed": avFalse, "rec_in": avZero, "rec_out": avZero, "rec_cr": avZero,
-		"rec_cw": avZero, "rec_cost": avZero, "rec_price": avEmpty,
+		"admitted_at": strAV(nowString(t.AdmittedAt)), "rec_set": avFalse, "rec_failed": avFalse,
+		"rec_in": avZero, "rec_out": avZero, "rec_cr": avZero, "rec_cw": avZero, "rec_cost": avZero,
+		"rec_price": avEmpty,
 	}
 }
