@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -28,12 +31,34 @@ func retryer() aws.Retryer {
 	})
 }
 
+// keepAlive is the SDK's default HTTP client with one change: it keeps the
+// connection when the answer arrives before net/http has finished sending
+// the request. The SDK closes a request's body as soon as the response is
+// in (smithy-go's ClientHandler), while net/http's write goroutine may
+// still be checking that body for bytes beyond its Content-Length; it does
+// so with the body's WriteTo, which the SDK's wrapper answers with io.EOF
+// once closed, and net/http takes that error as a failed write and drops
+// the connection (the next request dials a new one: over TLS, a new
+// handshake). Hiding WriteTo makes that check use Read, whose io.EOF is
+// the normal end. TestConnectionsReused counts the connections.
+type keepAlive struct{ c aws.HTTPClient }
+
+type readOnlyBody struct{ io.ReadCloser }
+
+func (k keepAlive) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = readOnlyBody{r.Body}
+	}
+	return k.c.Do(r)
+}
+
 // NewClient returns a DynamoDB client. With an endpoint (a local engine:
 // minidyn, moto, DynamoDB Local) it uses static dummy credentials unless AWS
 // credentials are in the environment; without one, the AWS default chain.
 func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
 	if endpoint == "" {
-		cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(retryer))
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(retryer),
+			config.WithHTTPClient(keepAlive{awshttp.NewBuildableClient()}))
 		if err != nil {
 			return nil, fmt.Errorf("loading AWS config: %w", err)
 		}
@@ -47,7 +72,8 @@ func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Op
 	if id := os.Getenv("AWS_ACCESS_KEY_ID"); id != "" {
 		creds = credentials.NewStaticCredentialsProvider(id, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
 	}
-	opts := dynamodb.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds, Retryer: retryer()}
+	opts := dynamodb.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds, Retryer: retryer(),
+		HTTPClient: keepAlive{awshttp.NewBuildableClient()}}
 	return dynamodb.New(opts, optFns...), nil
 }
 
