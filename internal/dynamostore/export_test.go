@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/openclaw/tenancy/internal/tenancy"
@@ -36,4 +37,29 @@ func CallItem(t tenancy.Ticket) (map[string]types.AttributeValue, error) {
 		PK: tenantPK(t.TenantID), SK: callSK(t.CallID), Type: "call", CallID: t.CallID, TenantID: t.TenantID,
 		AgentID: t.AgentID, Model: t.Model, Reserve: int64(t.Reserve), Day: t.Day, AdmittedAt: nowString(t.AdmittedAt),
 	})
+}
+
+// SettleExpr is settleExpr.
+func SettleExpr(t tenancy.Ticket, st tenancy.Settlement) HotExpr { return exported(settleExpr(t, st)) }
+
+// BuiltSettle is the settle's live-window update as the builder made it
+// before it was written by hand (the reference).
+func BuiltSettle(t tenancy.Ticket, st tenancy.Settlement) (expression.Expression, error) {
+	d := settlementDelta(t, st)
+	ub := expression.Add(expression.Name("rev"), expression.Value(1))
+	if !st.Failed {
+		ub = ub.Add(expression.Name("total_queries"), expression.Value(1))
+	}
+	if st.Cost != 0 {
+		ub = ub.Add(expression.Name("lifetime_cost"), expression.Value(int64(st.Cost)))
+	}
+	ub = monthDelta(d.add(ub), t, st).Add(expression.Name("d_budget"), expression.Value(int64(t.Reserve-st.Cost)))
+	cost := expression.Value(int64(st.Cost))
+	return expression.NewBuilder().
+		WithCondition(expression.Name("w_day").Equal(expression.Value(t.Day)).
+			And(expression.Name("a_d_room").GreaterThan(cost)).
+			And(expression.Name("a_m_room").GreaterThan(cost))).
+		WithUpdate(ub.
+			Add(expression.Name("a_d_room"), expression.Value(-int64(st.Cost))).
+			Add(expression.Name("a_m_room"), expression.Value(-int64(st.Cost)))).Build()
 }

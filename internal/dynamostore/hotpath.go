@@ -126,3 +126,103 @@ func callRecord(t tenancy.Ticket) map[string]types.AttributeValue {
 		"rec_price": avEmpty,
 	}
 }
+
+// adds writes the ADD clauses of an update expression and their operands.
+type adds struct {
+	b      strings.Builder
+	names  map[string]string
+	values map[string]types.AttributeValue
+}
+
+// add adds v to path (an attribute, or an alias of names), with operand ph.
+func (a *adds) add(path, ph string, v types.AttributeValue) {
+	if a.b.Len() == 0 {
+		a.b.WriteString("ADD ")
+	} else {
+		a.b.WriteString(", ")
+	}
+	a.b.WriteString(path)
+	a.b.WriteByte(' ')
+	a.b.WriteString(ph)
+	a.values[ph] = v
+}
+
+// alias names attr (a name from data) with alias.
+func (a *adds) alias(alias, attr string) {
+	if a.names == nil {
+		a.names = make(map[string]string, len(modelFieldAliases)+1)
+	}
+	a.names[alias] = attr
+}
+
+// addNonZero adds v unless it is 0.
+func (a *adds) addNonZero(path, ph string, v int64) {
+	if v != 0 {
+		a.add(path, ph, numAV(v))
+	}
+}
+
+// The per-model counters' aliases and operands, in modelFields' order.
+var (
+	modelFieldAliases  = []string{"#m_q", "#m_in", "#m_out", "#m_cr", "#m_cw", "#m_cost"}
+	modelFieldOperands = []string{":m_q", ":m_in", ":m_out", ":m_cr", ":m_cw", ":m_cost"}
+)
+
+// settleCond: the call's day is still the window's, and its cost crosses
+// no alert threshold of the day or the month (the room left before the
+// next one).
+const settleCond = "w_day = :day AND a_d_room > :cost AND a_m_room > :cost"
+
+// settleExpr is the settle's update of the live window, its common path:
+// the reservation becomes the cost in the day's, the month's and the
+// lifetime counters (with the per-model and price-version counters), and
+// the alert rooms shrink by the cost.
+func settleExpr(t tenancy.Ticket, st tenancy.Settlement) hotExpr {
+	d := settlementDelta(t, st)
+	cost, reserve := int64(st.Cost), int64(t.Reserve)
+	costAV, unspent, uncost := numAV(cost), numAV(reserve-cost), numAV(-cost)
+	a := adds{values: make(map[string]types.AttributeValue, 24)}
+	a.values[":day"], a.values[":cost"] = strAV(t.Day), costAV
+	// Lifetime.
+	a.add("rev", ":one", avOne)
+	if !st.Failed {
+		a.add("total_queries", ":one", avOne)
+	}
+	if cost != 0 {
+		a.add("lifetime_cost", ":cost", costAV)
+	}
+	// The day (delta.add's counters).
+	a.addNonZero("d_queries", ":d_queries", d.c.Queries)
+	a.addNonZero("d_failed", ":d_failed", d.c.Failed)
+	a.addNonZero("d_spent", ":d_spent", d.c.Spent)
+	a.addNonZero("d_reserved", ":d_reserved", d.c.Reserved)
+	a.addNonZero("d_over", ":d_over", d.c.Overage)
+	a.addNonZero("d_in", ":d_in", d.c.In)
+	a.addNonZero("d_out", ":d_out", d.c.Out)
+	a.addNonZero("d_cr", ":d_cr", d.c.CR)
+	a.addNonZero("d_cw", ":d_cw", d.c.CW)
+	for v, n := range d.prices { // at most one: the settlement's
+		if n != 0 {
+			a.alias("#pv", priceAttrPrefix+v)
+			a.add("#pv", ":pv", numAV(n))
+		}
+	}
+	for model, u := range d.byModel { // at most one: the call's
+		for i, v := range modelValues(u) {
+			if v != 0 {
+				a.alias(modelFieldAliases[i], modelAttr(model, modelFields[i]))
+				a.add(modelFieldAliases[i], modelFieldOperands[i], numAV(v))
+			}
+		}
+	}
+	// The month (monthDelta), the day's budget and the alert rooms.
+	a.add("m_reserved", ":unreserve", numAV(-reserve))
+	a.add("m_budget", ":unspent", unspent)
+	if cost != 0 {
+		a.add("m_spent", ":cost", costAV)
+	}
+	a.add("d_budget", ":unspent", unspent)
+	a.add("a_d_room", ":uncost", uncost)
+	a.add("a_m_room", ":uncost", uncost)
+	return hotExpr{update: a.b.String(), cond: settleCond, names: a.names, values: a.values}
+}

@@ -192,6 +192,72 @@ func TestAdmitExprMatchesBuilder(t *testing.T) {
 	}
 }
 
+// randomSettle is a tenant item, a ticket and a settlement: failed or not,
+// charged nothing, less than, exactly or more than its reservation, with
+// or without cache tokens and a price version; the window still the
+// call's day and the cost within both alert rooms with probability 0.85
+// each.
+func randomSettle(rng *rand.Rand) (map[string]types.AttributeValue, tenancy.Ticket, tenancy.Settlement) {
+	reserve := pick(rng, 0.5, int64(631500), 0, 1_000_000_000)
+	t := tenancy.Ticket{CallID: "c1", TenantID: "acme", Model: "gpt-4.1-mini", Reserve: tenancy.Money(reserve), Day: "2026-11-28"}
+	cost := pick(rng, 0.4, reserve/3, 0, reserve, reserve+777)
+	st := tenancy.Settlement{Cost: tenancy.Money(cost), Failed: rng.IntN(5) == 0,
+		PriceVersion: pick(rng, 0.5, "2026-11-01.v2", ""),
+		Tokens: tenancy.Tokens{Input: rng.Int64N(3) * 120, Output: rng.Int64N(2) * 80, CacheRead: pick(rng, 0.7, int64(0), 64),
+			CacheWrite: pick(rng, 0.7, int64(0), 32)}}
+	item := map[string]types.AttributeValue{
+		"w_day":    strAttr(pick(rng, 0.85, t.Day, "2026-11-29")),
+		"a_d_room": numAttr(cost + pick(rng, 0.85, int64(1), 0, -5)),
+		"a_m_room": numAttr(cost + pick(rng, 0.85, int64(9), 0)),
+	}
+	// Counters present (with values) or not yet (ADD creates them).
+	for _, n := range []string{"rev", "total_queries", "lifetime_cost", "d_queries", "d_failed", "d_spent", "d_reserved",
+		"d_over", "d_in", "d_out", "d_cr", "d_cw", "m_reserved", "m_budget", "m_spent", "d_budget",
+		"m|gpt-4.1-mini|q", "m|gpt-4.1-mini|cost", "pv|2026-11-01.v2"} {
+		if rng.IntN(4) != 0 {
+			item[n] = numAttr(rng.Int64N(5_000_000))
+		}
+	}
+	return item, t, st
+}
+
+func TestSettleExprMatchesBuilder(t *testing.T) {
+	for _, e := range engines {
+		if e.bolt {
+			continue
+		}
+		t.Run(e.name, func(t *testing.T) {
+			v := newEnv(t, e)
+			rng := rand.New(rand.NewPCG(15, 2))
+			cases := 160
+			if e.name == "moto" {
+				cases = 40
+			}
+			held := 0
+			for i := range cases {
+				item, tk, st := randomSettle(rng)
+				ref, err := dynamostore.BuiltSettle(tk, st)
+				if err != nil {
+					t.Fatal(err)
+				}
+				hand := dynamostore.SettleExpr(tk, st)
+				okRef, afterRef := applied(t, v, fmt.Sprintf("REF#%d", i), item, *ref.Update(), *ref.Condition(), ref.Names(), ref.Values())
+				okHand, afterHand := applied(t, v, fmt.Sprintf("HAND#%d", i), item, hand.Update, hand.Cond, hand.Names, hand.Values)
+				if okRef != okHand || !reflect.DeepEqual(afterRef, afterHand) {
+					t.Fatalf("case %d (%+v, %+v): builder held=%v, hand-written held=%v\nbuilder: %v\nhand:    %v\n%s\n%s",
+						i, tk, st, okRef, okHand, afterRef, afterHand, hand.Cond, hand.Update)
+				}
+				if okRef {
+					held++
+				}
+			}
+			if held < cases/8 || held > cases-cases/8 {
+				t.Fatalf("the condition held in %d of %d cases: the cases do not exercise both outcomes", held, cases)
+			}
+		})
+	}
+}
+
 func TestCallRecordMatchesMarshal(t *testing.T) {
 	tk := tenancy.Ticket{CallID: "c0ffee", TenantID: "acme", AgentID: "support", Model: "gpt-4.1-mini",
 		Reserve: 631500, Day: "2026-11-28", AdmittedAt: time.Date(2026, 11, 28, 14, 30, 1, 123456789, time.UTC)}
