@@ -73,11 +73,15 @@ func (r dayRec) tokens() tenancy.Tokens {
 	return tenancy.Tokens{Input: r.In, Output: r.Out, CacheRead: r.CR, CacheWrite: r.CW}
 }
 
+func (u modelRec) usage() tenancy.ModelUsage {
+	return tenancy.ModelUsage{Queries: u.Queries, Tokens: tenancy.Tokens{Input: u.In, Output: u.Out, CacheRead: u.CR,
+		CacheWrite: u.CW}, Cost: tenancy.Money(u.Cost)}
+}
+
 func (r dayRec) byModel() map[string]tenancy.ModelUsage {
 	out := make(map[string]tenancy.ModelUsage, len(r.ByModel))
 	for m, u := range r.ByModel {
-		mu := tenancy.ModelUsage{Queries: u.Queries, Tokens: tenancy.Tokens{Input: u.In, Output: u.Out, CacheRead: u.CR,
-			CacheWrite: u.CW}, Cost: tenancy.Money(u.Cost)}
+		mu := u.usage()
 		if mu != (tenancy.ModelUsage{}) {
 			out[m] = mu
 		}

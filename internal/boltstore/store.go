@@ -16,6 +16,7 @@
 //	agents   <t>/<a>        agent
 //	calls    <t>/<call id>  admitted, unsettled call (deleted when settled)
 //	history  <t>/<day>      archived usage of one day
+//	agentdays <t>/<day>/<a> one agent's usage of one day (added to by settles)
 //	keys     <sha256>       API key by hash (the authorizer's lookup)
 //	keyids   <t>/<key id>   the key's hash, listed under its tenant
 //	idem     <t>/<hash>     idempotency record of an execute
@@ -64,7 +65,8 @@ var (
 	bAlerts   = []byte("alerts")
 	bSched    = []byte("sched")
 	bSessions = []byte("sessions")
-	buckets   = [][]byte{bTenants, bAgents, bCalls, bHistory, bKeys, bKeyIDs, bIdem, bAlerts, bSched, bSessions}
+	bAgentDay = []byte("agentdays")
+	buckets   = [][]byte{bTenants, bAgents, bCalls, bHistory, bKeys, bKeyIDs, bIdem, bAlerts, bSched, bSessions, bAgentDay}
 )
 
 // Store implements tenancy.Store, auth.KeyStore and idempotency.Store on

@@ -1,10 +1,12 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -121,6 +123,9 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 			return err
 		}
 		d := settlementDelta(t, st)
+		if err := addAgentDay(tx, t, d); err != nil {
+			return err
+		}
 		if r.Day == t.Day {
 			var as tenancy.AlertState
 			alerts, as = tenancy.SettleAlerts(r.tenant(), st.Cost, st.At)
@@ -197,6 +202,56 @@ func addHistory(tx *bolt.Tx, tenantID, day string, d dayRec) error {
 	}
 	cur.add(d)
 	return put(h, key, cur)
+}
+
+// agentDayKey keys an agent's counters of a day: a tenant's agent days sort
+// by date, then agent.
+func agentDayKey(tenantID, day, agentID string) []byte {
+	return []byte(tenantID + "/" + day + "/" + agentID)
+}
+
+// addAgentDay adds a settlement's per-model amounts to the counters of the
+// ticket's agent on the ticket's day (nothing for a call that failed at no
+// cost), in the settle's transaction.
+func addAgentDay(tx *bolt.Tx, t tenancy.Ticket, d dayRec) error {
+	u, ok := d.ByModel[t.Model]
+	if !ok || u == (modelRec{}) || t.AgentID == "" {
+		return nil
+	}
+	b := tx.Bucket(bAgentDay)
+	key := agentDayKey(t.TenantID, t.Day, t.AgentID)
+	var cur modelRec
+	if _, err := get(b, key, &cur); err != nil {
+		return err
+	}
+	return put(b, key, modelRec{Queries: cur.Queries + u.Queries, In: cur.In + u.In, Out: cur.Out + u.Out,
+		CR: cur.CR + u.CR, CW: cur.CW + u.CW, Cost: cur.Cost + u.Cost})
+}
+
+// AgentDays implements tenancy.Store: the agent days of [from, to] from
+// one snapshot, in key (date, agent) order.
+func (s *Store) AgentDays(ctx context.Context, tenantID, from, to string) ([]tenancy.AgentDay, error) {
+	out := []tenancy.AgentDay{}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bAgentDay).Cursor()
+		first, last := []byte(tenantID+"/"+from+"/"), []byte(tenantID+"/"+to+"/~")
+		for k, v := c.Seek(first); k != nil && bytes.Compare(k, last) <= 0; k, v = c.Next() {
+			date, agent, ok := strings.Cut(string(k[len(tenantID)+1:]), "/")
+			if !ok {
+				continue
+			}
+			var u modelRec
+			if err := json.Unmarshal(v, &u); err != nil {
+				return err
+			}
+			out = append(out, tenancy.AgentDay{Date: date, AgentID: agent, Usage: u.usage()})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // RecordUnsettled implements tenancy.Store.

@@ -65,6 +65,8 @@ func TestExecuteAccounting(t *testing.T) {
 			ByModel: map[string]tenancy.ModelUsage{"claude-sonnet-4-20250514": {Queries: 1,
 				Tokens: tenancy.Tokens{Input: 1000, Output: 500}, Cost: costNanos}},
 			PriceVersions: []string{"builtin-2026-11"}, Month: "2026-11", MonthCost: costNanos,
+			ByAgent: map[string]tenancy.AgentUsage{"support": {Queries: 1, TotalTokens: 1500,
+				Tokens: tenancy.Tokens{Input: 1000, Output: 500}, Cost: costNanos}},
 		}
 		if !reflect.DeepEqual(r, want) {
 			t.Fatalf("report\n got %+v\nwant %+v", r, want)

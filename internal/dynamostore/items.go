@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/openclaw/tenancy/internal/schema"
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
@@ -439,6 +440,27 @@ func decodeDay(item map[string]types.AttributeValue) (tenancy.DayUsage, error) {
 		Overage: tenancy.Money(it.Overage), Unsettled: tenancy.Money(it.Reserved), ByModel: byModel(item)}
 	d.PriceVersions, _ = priceVersions(item)
 	return d, nil
+}
+
+// decodeAgentDay reads an agent-day item (AGENTDAY#<day>#<agent>): its
+// counters are the per-model field names ("q", "in", ..., "cost").
+func decodeAgentDay(item map[string]types.AttributeValue) (tenancy.AgentDay, bool) {
+	sk, _ := item[schema.SortKey].(*types.AttributeValueMemberS)
+	if sk == nil || !strings.HasPrefix(sk.Value, agentDayPrefix) {
+		return tenancy.AgentDay{}, false
+	}
+	date, agent, ok := strings.Cut(sk.Value[len(agentDayPrefix):], "#")
+	if !ok || agent == "" {
+		return tenancy.AgentDay{}, false
+	}
+	ad := tenancy.AgentDay{Date: date, AgentID: agent}
+	for _, f := range modelFields {
+		if n, ok := item[f].(*types.AttributeValueMemberN); ok {
+			x, _ := strconv.ParseInt(n.Value, 10, 64)
+			setModelField(&ad.Usage, f, x)
+		}
+	}
+	return ad, true
 }
 
 // alertItem is one alert, listed under its tenant in time order.

@@ -41,7 +41,14 @@ func (v *env) history(from, to string) []tenancy.DayUsage {
 
 func day(date string, n int64) tenancy.DayUsage {
 	return tenancy.DayUsage{Date: date, Queries: n, Cost: tenancy.Money(n) * costNanos,
-		Tokens: tenancy.Tokens{Input: 1000 * n, Output: 500 * n}, ByModel: claudeDay(n), PriceVersions: []string{"builtin-2026-11"}}
+		Tokens: tenancy.Tokens{Input: 1000 * n, Output: 500 * n}, ByModel: claudeDay(n), PriceVersions: []string{"builtin-2026-11"},
+		ByAgent: supportDay(n)}
+}
+
+// supportDay is agent support's share of a day of n calls of usage1.
+func supportDay(n int64) map[string]tenancy.AgentUsage {
+	return map[string]tenancy.AgentUsage{"support": {Queries: n, TotalTokens: 1500 * n,
+		Tokens: tenancy.Tokens{Input: 1000 * n, Output: 500 * n}, Cost: tenancy.Money(n) * costNanos}}
 }
 
 func wantDays(t *testing.T, got []tenancy.DayUsage, want ...tenancy.DayUsage) {
@@ -123,7 +130,7 @@ func TestCallStraddlingMidnight(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantDays(t, v.history(day1, day1), tenancy.DayUsage{Date: day1, Unsettled: 2 * reserveNanos,
-			ByModel: map[string]tenancy.ModelUsage{}, PriceVersions: []string{}})
+			ByModel: map[string]tenancy.ModelUsage{}, PriceVersions: []string{}, ByAgent: map[string]tenancy.AgentUsage{}})
 		eq(t, "reserved today after rollover", v.report("acme").ReservedCost, 0)
 		if _, err := v.store.Settle(v.ctx, late, settle1); err != nil {
 			t.Fatal(err)

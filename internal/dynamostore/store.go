@@ -10,6 +10,7 @@
 //	TENANT#<t> / AGENT#<a>   agent
 //	TENANT#<t> / CALL#<id>   admitted, unsettled call (deleted when settled)
 //	TENANT#<t> / HIST#<day>  archived usage of one day (added to, never rewritten)
+//	TENANT#<t> / AGENTDAY#<day>#<a>  one agent's usage of one day (added to by settles)
 //	TENANT#<t> / ALERT#<at>#<period>#<key>#<pct>  a budget alert
 //	KEY#<sha256> / KEY       API key (see keys.go)
 //	TENANT#<t> / KEYID#<id>  the same key, listed under its tenant
@@ -91,6 +92,10 @@ func agentSK(a string) string  { return "AGENT#" + a }
 func callSK(id string) string  { return "CALL#" + id }
 func histSK(day string) string { return "HIST#" + day }
 
+// agentDaySK keys an agent's counters of a day: a tenant's agent days sort
+// by date, then agent, so one Query reads a range of days.
+func agentDaySK(day, agent string) string { return agentDayPrefix + day + "#" + agent }
+
 // alertSK orders a tenant's alerts by time; the period's key and the
 // threshold make it unique.
 func alertSK(a tenancy.Alert, periodKey string) string {
@@ -99,13 +104,14 @@ func alertSK(a tenancy.Alert, periodKey string) string {
 func strAV(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
 const (
-	tenantSK     = "TENANT"
-	directoryPK  = "TENANTS"
-	agentPrefix  = "AGENT#"
-	callPrefix   = "CALL#"
-	histPrefix   = "HIST#"
-	alertPrefix  = "ALERT#"
-	directoryPfx = "TENANT#"
+	tenantSK       = "TENANT"
+	directoryPK    = "TENANTS"
+	agentPrefix    = "AGENT#"
+	callPrefix     = "CALL#"
+	histPrefix     = "HIST#"
+	agentDayPrefix = "AGENTDAY#"
+	alertPrefix    = "ALERT#"
+	directoryPfx   = "TENANT#"
 )
 
 func key(pk, sk string) map[string]types.AttributeValue {

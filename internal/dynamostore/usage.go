@@ -127,6 +127,13 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 	}
 	deleteCall := types.TransactWriteItem{Delete: &types.Delete{TableName: s.table, Key: key(tenantPK(t.TenantID), callSK(t.CallID)),
 		ConditionExpression: del.Condition(), ExpressionAttributeNames: del.Names()}}
+	// The agent's counters of the call's day: one more item of the same
+	// transaction, whichever path below settles (none for a call that
+	// failed at no cost, which moves no per-model counter either).
+	agentDay, err := s.agentDayUpdate(t, d)
+	if err != nil {
+		return nil, err
+	}
 	cost := expression.Value(int64(st.Cost))
 	normal, err := build(expression.NewBuilder().
 		WithCondition(expression.Name("w_day").Equal(expression.Value(t.Day)).
@@ -142,10 +149,10 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 		if attempt >= maxAttempts {
 			return nil, tenancy.Unavailable(nil)
 		}
-		reasons, err := s.transact(ctx, []types.TransactWriteItem{deleteCall,
+		reasons, err := s.transact(ctx, withAgentDay([]types.TransactWriteItem{deleteCall,
 			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: normal.Update(),
 				ConditionExpression: normal.Condition(), ExpressionAttributeNames: normal.Names(), ExpressionAttributeValues: normal.Values(),
-				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}})
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}}, agentDay))
 		if err != nil || reasons == nil {
 			return nil, err
 		}
@@ -185,9 +192,9 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 		if err != nil {
 			return nil, err
 		}
-		items := []types.TransactWriteItem{deleteCall,
+		items := withAgentDay([]types.TransactWriteItem{deleteCall,
 			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: cross.Update(),
-				ConditionExpression: cross.Condition(), ExpressionAttributeNames: cross.Names(), ExpressionAttributeValues: cross.Values()}}}
+				ConditionExpression: cross.Condition(), ExpressionAttributeNames: cross.Names(), ExpressionAttributeValues: cross.Values()}}}, agentDay)
 		for _, a := range alerts {
 			periodKey := t.Day
 			if a.Period == tenancy.PeriodMonth {
@@ -235,11 +242,11 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 		if err != nil {
 			return nil, err
 		}
-		reasons, err := s.transact(ctx, []types.TransactWriteItem{deleteCall,
+		reasons, err := s.transact(ctx, withAgentDay([]types.TransactWriteItem{deleteCall,
 			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), histSK(t.Day)), UpdateExpression: hist.Update(),
 				ExpressionAttributeNames: hist.Names(), ExpressionAttributeValues: hist.Values()}},
 			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: tot.Update(),
-				ConditionExpression: tot.Condition(), ExpressionAttributeNames: tot.Names(), ExpressionAttributeValues: tot.Values()}}})
+				ConditionExpression: tot.Condition(), ExpressionAttributeNames: tot.Names(), ExpressionAttributeValues: tot.Values()}}}, agentDay))
 		if err != nil || reasons == nil {
 			return nil, err
 		}
@@ -248,6 +255,63 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 		}
 	}
 	return nil, tenancy.Unavailable(nil)
+}
+
+// agentDayUpdate is the update of the agent's counters of the call's day
+// (TENANT#<t> / AGENTDAY#<day>#<agent>): the amounts the settlement adds to
+// the day's per-model counters. Nil when it adds none (a call that failed
+// at no cost) or the ticket names no agent.
+func (s *Store) agentDayUpdate(t tenancy.Ticket, d delta) (*types.TransactWriteItem, error) {
+	u, ok := d.byModel[t.Model]
+	if !ok || u == (tenancy.ModelUsage{}) || t.AgentID == "" {
+		return nil, nil
+	}
+	var ub expression.UpdateBuilder
+	for i, v := range modelValues(u) {
+		if v != 0 {
+			ub = ub.Add(expression.Name(modelFields[i]), expression.Value(v))
+		}
+	}
+	e, err := build(expression.NewBuilder().WithUpdate(ub))
+	if err != nil {
+		return nil, err
+	}
+	return &types.TransactWriteItem{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), agentDaySK(t.Day, t.AgentID)),
+		UpdateExpression: e.Update(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}}, nil
+}
+
+// withAgentDay appends the agent's day update (when there is one) to a
+// settle's transaction, after the items whose cancellation reasons the
+// settle reads.
+func withAgentDay(items []types.TransactWriteItem, agentDay *types.TransactWriteItem) []types.TransactWriteItem {
+	if agentDay == nil {
+		return items
+	}
+	return append(items, *agentDay)
+}
+
+// AgentDays implements tenancy.Store: one Query of the tenant's agent-day
+// items between the two dates (paged to the end).
+func (s *Store) AgentDays(ctx context.Context, tenantID, from, to string) ([]tenancy.AgentDay, error) {
+	kc, err := build(expression.NewBuilder().WithKeyCondition(
+		expression.Key(schema.PartitionKey).Equal(expression.Value(tenantPK(tenantID))).
+			And(expression.Key(schema.SortKey).Between(expression.Value(agentDayPrefix+from+"#"),
+				expression.Value(agentDayPrefix+to+"#~")))))
+	if err != nil {
+		return nil, err
+	}
+	items, err := s.query(ctx, kc)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tenancy.AgentDay, 0, len(items))
+	for _, item := range items {
+		ad, ok := decodeAgentDay(item)
+		if ok {
+			out = append(out, ad)
+		}
+	}
+	return out, nil
 }
 
 // monthDelta adds a settlement to the month's counters: the reservation

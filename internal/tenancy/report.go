@@ -34,6 +34,9 @@ type UsageReport struct {
 	FailedCalls   int64                 `json:"failed_calls"`
 	ByModel       map[string]ModelUsage `json:"by_model"`
 	PriceVersions []string              `json:"price_versions"`
+	// ByAgent is each agent's share of today (short id -> usage), counted
+	// when its calls settle; agents without a settled call today are absent.
+	ByAgent map[string]AgentUsage `json:"by_agent"`
 	// The local calendar month: settled spend, the monthly budget (null:
 	// none) and the spend's share of it (null without a budget).
 	Month               string   `json:"month"`
@@ -52,6 +55,7 @@ func Report(t Tenant, now time.Time) UsageReport {
 		TotalQueries: t.TotalQueries, MaxCostPerDay: t.MaxCostPerDay,
 		MaxQueriesPerHour: t.MaxQueriesPerHour, UsageDate: cal.Day(now), ResetsAt: cal.NextDay(now),
 		LifetimeCost: t.LifetimeCost, ByModel: map[string]ModelUsage{}, PriceVersions: []string{},
+		ByAgent: map[string]AgentUsage{},
 	}
 	w := t.Usage
 	if w.Day > r.UsageDate { // a zone further east opened it: it lasts until its own midnight
@@ -88,13 +92,26 @@ func Report(t Tenant, now time.Time) UsageReport {
 	return r
 }
 
-// UsageReport returns a tenant's usage report.
+// UsageReport returns a tenant's usage report, with today's agent counters
+// (one Query of the day's agent records; none while no call of today has
+// opened the day's window).
 func (s *Service) UsageReport(ctx context.Context, tenantID string) (UsageReport, error) {
 	t, err := s.GetTenant(ctx, tenantID)
 	if err != nil {
 		return UsageReport{}, err
 	}
-	return Report(t, s.clock.Now()), nil
+	r := Report(t, s.clock.Now())
+	if t.Usage.Day < r.UsageDate {
+		return r, nil // today's window is not open: nothing settled today
+	}
+	agents, err := s.store.AgentDays(ctx, tenantID, r.UsageDate, r.UsageDate)
+	if err != nil {
+		return UsageReport{}, err
+	}
+	for _, a := range agents {
+		r.ByAgent[a.AgentID] = r.ByAgent[a.AgentID].Plus(AgentUsageOf(a.Usage))
+	}
+	return r, nil
 }
 
 // MaxHistoryDays bounds one history request.
@@ -138,9 +155,28 @@ func (s *Service) History(ctx context.Context, tenantID, from, to string) ([]Day
 		return nil, err
 	}
 	out := days[:0]
+	byDate := map[string]int{}
 	for _, d := range days {
 		if !d.Empty() {
+			if d.ByAgent == nil {
+				d.ByAgent = map[string]AgentUsage{}
+			}
+			byDate[d.Date] = len(out)
 			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	// Read after the days: an agent's counters move in the same write as
+	// its day's, so once the calls have settled they sum to the day's.
+	agents, err := s.store.AgentDays(ctx, tenantID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range agents {
+		if i, ok := byDate[a.Date]; ok {
+			out[i].ByAgent[a.AgentID] = out[i].ByAgent[a.AgentID].Plus(AgentUsageOf(a.Usage))
 		}
 	}
 	return out, nil
@@ -157,6 +193,7 @@ type MonthUsage struct {
 	Unsettled     Money                 `json:"unsettled_reserved_usd"`
 	ByModel       map[string]ModelUsage `json:"by_model"`
 	PriceVersions []string              `json:"price_versions"`
+	ByAgent       map[string]AgentUsage `json:"by_agent"`
 }
 
 // SumMonths sums days (in date order) into months, in month order.
@@ -168,13 +205,13 @@ func SumMonths(days []DayUsage) []MonthUsage {
 		if month != "" {
 			out = append(out, MonthUsage{Month: month, Queries: cur.Queries, Cost: cur.Cost, Tokens: cur.Tokens,
 				FailedCalls: cur.FailedCalls, Unsettled: cur.Unsettled, ByModel: cur.ByModel,
-				PriceVersions: nonNilStrings(cur.PriceVersions)})
+				PriceVersions: nonNilStrings(cur.PriceVersions), ByAgent: cur.ByAgent})
 		}
 	}
 	for _, d := range days {
 		if m := MonthKey(d.Date); m != month {
 			flush()
-			month, cur = m, DayUsage{ByModel: map[string]ModelUsage{}}
+			month, cur = m, DayUsage{ByModel: map[string]ModelUsage{}, ByAgent: map[string]AgentUsage{}}
 		}
 		cur = MergeDays(cur, d)
 	}
@@ -227,6 +264,12 @@ func MergeDays(a, b DayUsage) DayUsage {
 	for m, u := range b.ByModel {
 		x := a.ByModel[m]
 		a.ByModel[m] = ModelUsage{Queries: x.Queries + u.Queries, Tokens: x.Tokens.Plus(u.Tokens), Cost: x.Cost + u.Cost}
+	}
+	if a.ByAgent == nil && b.ByAgent != nil {
+		a.ByAgent = make(map[string]AgentUsage, len(b.ByAgent))
+	}
+	for id, u := range b.ByAgent {
+		a.ByAgent[id] = a.ByAgent[id].Plus(u)
 	}
 	a.PriceVersions = mergeSorted(a.PriceVersions, b.PriceVersions)
 	return a

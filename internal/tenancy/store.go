@@ -61,6 +61,11 @@ type Store interface {
 	// History returns archived days in [from, to] (YYYY-MM-DD), merged with
 	// the live window when it falls in the range.
 	History(ctx context.Context, tenantID, from, to string) ([]DayUsage, error)
+	// AgentDays returns the per-agent counters of the tenant's local days in
+	// [from, to] (YYYY-MM-DD), in date then agent order: one bounded record
+	// per agent and day, written by the settle of each of its calls (never
+	// on the tenant item, whose size must not grow with the agents).
+	AgentDays(ctx context.Context, tenantID, from, to string) ([]AgentDay, error)
 
 	// Sessions (conversations) live on the same table.
 	SessionStore
@@ -108,6 +113,36 @@ type OpenCall struct {
 	Recorded *Settlement
 }
 
+// AgentDay is one agent's share of one local day: what its settled calls
+// added (queries answered, tokens, cost), the same amounts the settlement
+// added to the day's per-model counters.
+type AgentDay struct {
+	Date    string
+	AgentID string // short id
+	Usage   ModelUsage
+}
+
+// AgentUsage is one agent's share of a day or month in reports: queries
+// answered, tokens (in all, then by kind) and cost.
+type AgentUsage struct {
+	Queries int64 `json:"queries"`
+	// TotalTokens is input + output + cache read + cache write tokens.
+	TotalTokens int64 `json:"tokens"`
+	Tokens
+	Cost Money `json:"cost_usd"`
+}
+
+// Plus is the sum of two agents' (or days') usage.
+func (u AgentUsage) Plus(o AgentUsage) AgentUsage {
+	return AgentUsage{Queries: u.Queries + o.Queries, TotalTokens: u.TotalTokens + o.TotalTokens,
+		Tokens: u.Tokens.Plus(o.Tokens), Cost: u.Cost + o.Cost}
+}
+
+// AgentUsageOf is a stored agent day's usage as reported.
+func AgentUsageOf(u ModelUsage) AgentUsage {
+	return AgentUsage{Queries: u.Queries, TotalTokens: u.Input + u.Output + u.CacheRead + u.CacheWrite, Tokens: u.Tokens, Cost: u.Cost}
+}
+
 // DayUsage is one day of billing history.
 type DayUsage struct {
 	Date    string `json:"date"`
@@ -119,6 +154,9 @@ type DayUsage struct {
 	Unsettled     Money                 `json:"unsettled_reserved_usd"`
 	ByModel       map[string]ModelUsage `json:"by_model"`
 	PriceVersions []string              `json:"price_versions"`
+	// ByAgent is each agent's share of the day (short id -> usage); agents
+	// without a settled call that day are absent.
+	ByAgent map[string]AgentUsage `json:"by_agent"`
 }
 
 // Empty reports whether a day has no usage at all.
