@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -180,11 +181,18 @@ func (r resp) str(path ...string) string {
 func (r resp) get(path ...string) any {
 	var v any = r.body
 	for _, p := range path {
-		m, ok := v.(map[string]any)
-		if !ok {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[p]
+		case []any: // an index
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
 			return nil
 		}
-		v = m[p]
 	}
 	return v
 }

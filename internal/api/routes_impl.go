@@ -478,9 +478,12 @@ func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 	if group != "" && group != "day" && group != "month" {
 		return 0, nil, tenancy.Validationf("group must be day or month")
 	}
-	days, err := h.deps.Service.History(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
+	var days []tenancy.DayUsage
+	var err error
 	if group == "month" {
 		days, err = h.deps.Service.MonthlyHistoryDays(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
+	} else {
+		days, err = h.deps.Service.History(ctx, r.param("tenant_id"), r.query("from"), r.query("to"))
 	}
 	if err != nil {
 		return 0, nil, err
@@ -493,7 +496,8 @@ func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 	} else {
 		for _, d := range days {
 			rows = append(rows, tenancy.MonthUsage{Month: d.Date, Queries: d.Queries, Cost: d.Cost, Tokens: d.Tokens,
-				FailedCalls: d.FailedCalls, Unsettled: d.Unsettled, ByModel: d.ByModel, PriceVersions: d.PriceVersions})
+				FailedCalls: d.FailedCalls, Unsettled: d.Unsettled, ByModel: d.ByModel, PriceVersions: d.PriceVersions,
+				ByAgent: d.ByAgent})
 		}
 	}
 	if format != "csv" {

@@ -197,6 +197,19 @@ type AgentList struct {
 	Agents []Agent `json:"agents"`
 }
 
+// AgentUsage defines model for AgentUsage.
+type AgentUsage struct {
+	CacheReadTokens  int64 `json:"cache_read_tokens"`
+	CacheWriteTokens int64 `json:"cache_write_tokens"`
+
+	// CostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	CostUsd      float64 `json:"cost_usd"`
+	InputTokens  int64   `json:"input_tokens"`
+	OutputTokens int64   `json:"output_tokens"`
+	Queries      int64   `json:"queries"`
+	Tokens       int64   `json:"tokens"`
+}
+
 // Alert defines model for Alert.
 type Alert struct {
 	At time.Time `json:"at"`
@@ -286,6 +299,7 @@ type CompletionUsage struct {
 
 // DayUsage defines model for DayUsage.
 type DayUsage struct {
+	ByAgent          map[string]AgentUsage `json:"by_agent"`
 	ByModel          map[string]ModelUsage `json:"by_model"`
 	CacheReadTokens  int64                 `json:"cache_read_tokens"`
 	CacheWriteTokens int64                 `json:"cache_write_tokens"`
@@ -388,6 +402,7 @@ type ModelUsage struct {
 
 // MonthUsage defines model for MonthUsage.
 type MonthUsage struct {
+	ByAgent          map[string]AgentUsage `json:"by_agent"`
 	ByModel          map[string]ModelUsage `json:"by_model"`
 	CacheReadTokens  int64                 `json:"cache_read_tokens"`
 	CacheWriteTokens int64                 `json:"cache_write_tokens"`
@@ -570,6 +585,7 @@ type Turn struct {
 // UsageReport defines model for UsageReport.
 type UsageReport struct {
 	Agents             int                   `json:"agents"`
+	ByAgent            map[string]AgentUsage `json:"by_agent"`
 	ByModel            map[string]ModelUsage `json:"by_model"`
 	CostUtilizationPct float64               `json:"cost_utilization_pct"`
 	FailedCalls        int64                 `json:"failed_calls"`

@@ -1,7 +1,7 @@
 // Package backup is the store-neutral form of everything a deployment keeps
-// (tenants with their live usage window, agents, API key hashes, open calls
-// and billing history), one JSON record per line. Every store exports to it
-// and imports from it (sessions are not carried), so a single-machine deployment (the embedded store)
+// (tenants with their live usage window, agents, API key hashes, open calls,
+// billing history and each agent's usage per day), one JSON record per line.
+// Every store exports to it and imports from it (sessions are not carried), so a single-machine deployment (the embedded store)
 // moves to DynamoDB and back exactly: money and counters are integers
 // (nano-USD, tokens), times are UTC with nanoseconds. Idempotency records
 // are not carried (they expire within a day and only replay responses).
@@ -22,23 +22,25 @@ import (
 
 // Record kinds, in the order a tenant's records are written.
 const (
-	KindTenant = "tenant"
-	KindAgent  = "agent"
-	KindKey    = "key"
-	KindCall   = "call"
-	KindDay    = "day"
-	KindAlert  = "alert"
+	KindTenant   = "tenant"
+	KindAgent    = "agent"
+	KindKey      = "key"
+	KindCall     = "call"
+	KindDay      = "day"
+	KindAgentDay = "agent_day"
+	KindAlert    = "alert"
 )
 
 // Record is one line: exactly one of its parts is set, named by Kind.
 type Record struct {
-	Kind   string  `json:"kind"`
-	Tenant *Tenant `json:"tenant,omitempty"`
-	Agent  *Agent  `json:"agent,omitempty"`
-	Key    *Key    `json:"key,omitempty"`
-	Call   *Call   `json:"call,omitempty"`
-	Day    *Day    `json:"day,omitempty"`
-	Alert  *Alert  `json:"alert,omitempty"`
+	Kind     string    `json:"kind"`
+	Tenant   *Tenant   `json:"tenant,omitempty"`
+	Agent    *Agent    `json:"agent,omitempty"`
+	Key      *Key      `json:"key,omitempty"`
+	Call     *Call     `json:"call,omitempty"`
+	Day      *Day      `json:"day,omitempty"`
+	AgentDay *AgentDay `json:"agent_day,omitempty"`
+	Alert    *Alert    `json:"alert,omitempty"`
 }
 
 // TenantID is the tenant a record belongs to.
@@ -54,6 +56,8 @@ func (r Record) TenantID() string {
 		return r.Call.TenantID
 	case r.Day != nil:
 		return r.Day.TenantID
+	case r.AgentDay != nil:
+		return r.AgentDay.TenantID
 	case r.Alert != nil:
 		return r.Alert.TenantID
 	}
@@ -179,6 +183,15 @@ type Day struct {
 	Counters
 }
 
+// AgentDay is one agent's usage of one local day (the agent's short id; a
+// deleted agent's days are kept).
+type AgentDay struct {
+	TenantID string `json:"tenant_id"`
+	Date     string `json:"date"`
+	AgentID  string `json:"agent_id"`
+	ModelCounters
+}
+
 // Alert is a recorded budget alert; PeriodKey is the day (YYYY-MM-DD) or
 // month (YYYY-MM) it was raised for.
 type Alert struct {
@@ -194,8 +207,8 @@ type Alert struct {
 // Store is a store that exports and imports records.
 type Store interface {
 	// Export calls emit for every record: tenants in id order, each
-	// followed by its agents, keys, open calls, days and alerts, each in
-	// id (alerts: time) order.
+	// followed by its agents, keys, open calls, days, agent days and
+	// alerts, each in id (agent days: date then agent; alerts: time) order.
 	Export(ctx context.Context, emit func(Record) error) error
 	// Import writes one record. A tenant that exists already is refused
 	// (import into an empty store, or one without those tenants).
@@ -251,7 +264,7 @@ func Read(ctx context.Context, s Store, r io.Reader) (int, error) {
 // check verifies that a record has exactly the part its kind names.
 func (r Record) check() error {
 	parts := 0
-	for _, set := range []bool{r.Tenant != nil, r.Agent != nil, r.Key != nil, r.Call != nil, r.Day != nil, r.Alert != nil} {
+	for _, set := range []bool{r.Tenant != nil, r.Agent != nil, r.Key != nil, r.Call != nil, r.Day != nil, r.AgentDay != nil, r.Alert != nil} {
 		if set {
 			parts++
 		}
@@ -268,6 +281,8 @@ func (r Record) check() error {
 		ok = ok && r.Call != nil
 	case KindDay:
 		ok = ok && r.Day != nil
+	case KindAgentDay:
+		ok = ok && r.AgentDay != nil
 	case KindAlert:
 		ok = ok && r.Alert != nil
 	default:
@@ -293,6 +308,11 @@ func (r Record) check() error {
 	case r.Day != nil:
 		if !validDate(r.Day.Date) {
 			return fmt.Errorf("date %q is not a date YYYY-MM-DD", r.Day.Date)
+		}
+	case r.AgentDay != nil:
+		ids = append(ids, r.AgentDay.AgentID)
+		if !validDate(r.AgentDay.Date) {
+			return fmt.Errorf("agent day date %q is not a date YYYY-MM-DD", r.AgentDay.Date)
 		}
 	case r.Alert != nil:
 		a := r.Alert

@@ -208,7 +208,8 @@ func view(t *testing.T, s store, id, key string) []any {
 	calls, _ := s.OpenCalls(ctx, id)
 	k, ok, _ := s.KeyByHash(ctx, auth.Hash(key))
 	alerts, _ := s.Alerts(ctx, id, 100)
-	return []any{tn, agents, hist, calls, k, ok, alerts}
+	agentDays, _ := s.AgentDays(ctx, id, "2026-11-01", "2026-12-31")
+	return []any{tn, agents, hist, calls, k, ok, alerts, agentDays}
 }
 
 // Embedded -> DynamoDB (minidyn) -> embedded: the three exports are the
@@ -221,7 +222,8 @@ func TestRoundTripEmbeddedDynamoEmbedded(t *testing.T) {
 	n := strings.Count(first, "\n")
 	// 3 tenants x (1 + 2 agents + 1 key) + 2 open calls + 8 history days (3 each for acme and
 	// initech, whose windows are on the 29th; 2 for globex, whose window is still the 28th) + 1 alert
-	if n != 3*4+2+8+1 {
+	// + 19 agent days (support and sales of each tenant on 3 days, initech's support on the 29th)
+	if n != 3*4+2+8+1+19 {
 		t.Fatalf("%d records:\n%s", n, first)
 	}
 	for _, want := range []string{`"kind":"tenant"`, `"kind":"agent"`, `"kind":"key"`, `"kind":"call"`, `"kind":"day"`,
@@ -229,6 +231,7 @@ func TestRoundTripEmbeddedDynamoEmbedded(t *testing.T) {
 		`"max_cost_nanos_per_day":7123456789`, `"max_cost_nanos_per_month":99123456789,"month":"2026-11"`, `"timezone":"Asia/Tokyo","prev_timezone":"UTC","timezone_from":"2026-11-30T00:00:00Z"`, `"created_at":"2026-11-26T09:15:00.123456789Z"`,
 		`"session_ttl_days":7,`, `"session_ttl_days":30,`, `"max_history_turns":0,`, `"max_history_turns":20,`,
 		`"kind":"alert"`, `"period":"day","period_key":"2026-11-29","threshold_pct":1`, `"overage_nanos":79999000`,
+		`{"kind":"agent_day","agent_day":{"tenant_id":"initech","date":"2026-11-29","agent_id":"support","queries":1,"input_tokens":5,"output_tokens":7,"cache_read_tokens":0,"cache_write_tokens":0,"cost_nanos":80000000}}`,
 		`"openclaw_gateway_url":"https://gw.initech.example","openclaw_gateway_token_secret":"tenancy-dev/tenant-gateway/initech","alert_thresholds_pct":[1,50],"day_alert_pct":1,"month_alert_pct":0`} {
 		if !strings.Contains(first, want) {
 			t.Fatalf("export lacks %s:\n%s", want, first)
@@ -302,6 +305,9 @@ func TestImportRefusals(t *testing.T) {
 		{`{"kind":"agent","agent":{"tenant_id":"a/b","agent_id":"x"}}`, `line 1: id "a/b" is not a valid id ([a-zA-Z0-9_-]{1,64})`},
 		{`{"kind":"key","key":{"tenant_id":"a","key_id":"k","hash":"zz"}}`, `line 1: key hash "zz" is not a hex SHA-256`},
 		{`{"kind":"day","day":{"tenant_id":"a","date":"yesterday"}}`, `line 1: date "yesterday" is not a date YYYY-MM-DD`},
+		{`{"kind":"agent_day","agent_day":{"tenant_id":"a","date":"2026-11-31","agent_id":"x"}}`, `line 1: agent day date "2026-11-31" is not a date YYYY-MM-DD`},
+		{`{"kind":"agent_day","agent_day":{"tenant_id":"a","date":"2026-11-30","agent_id":"x/y"}}`, `line 1: id "x/y" is not a valid id ([a-zA-Z0-9_-]{1,64})`},
+		{`{"kind":"agent_day","day":{"tenant_id":"a","date":"2026-11-30"}}`, `line 1: a "agent_day" record must have exactly its "agent_day" part`},
 		{`{"kind":"tenant","tenant":{"tenant_id":"a","surprise":1}}`, `line 1: json: unknown field "surprise"`},
 		{`not json`, `line 1: invalid character 'o' in literal null (expecting 'u')`},
 	} {

@@ -135,6 +135,22 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 			if err != nil {
 				return err
 			}
+			err = scanPrefix(tx.Bucket(bAgentDay), p, func(k, v []byte) error {
+				var u modelRec
+				if err := json.Unmarshal(v, &u); err != nil {
+					return err
+				}
+				date, agent, ok := strings.Cut(string(k[len(p):]), "/")
+				if !ok {
+					return fmt.Errorf("agent day key %q is malformed", k)
+				}
+				return emit(backup.Record{Kind: backup.KindAgentDay, AgentDay: &backup.AgentDay{TenantID: string(id),
+					Date: date, AgentID: agent, ModelCounters: backup.ModelCounters{Queries: u.Queries, InputTokens: u.In,
+						OutputTokens: u.Out, CacheRead: u.CR, CacheWrite: u.CW, CostNanos: u.Cost}}})
+			})
+			if err != nil {
+				return err
+			}
 			return scanPrefix(tx.Bucket(bAlerts), p, func(k, v []byte) error {
 				var a alertRec
 				if err := json.Unmarshal(v, &a); err != nil {
@@ -199,6 +215,10 @@ func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 			return put(tx.Bucket(bCalls), k2(c.TenantID, c.CallID), r)
 		case rec.Day != nil:
 			return put(tx.Bucket(bHistory), k2(rec.Day.TenantID, rec.Day.Date), fromCounters(rec.Day.Counters))
+		case rec.AgentDay != nil:
+			a := rec.AgentDay
+			return put(tx.Bucket(bAgentDay), agentDayKey(a.TenantID, a.Date, a.AgentID), modelRec{Queries: a.Queries,
+				In: a.InputTokens, Out: a.OutputTokens, CR: a.CacheRead, CW: a.CacheWrite, Cost: a.CostNanos})
 		case rec.Alert != nil:
 			a := rec.Alert
 			return put(tx.Bucket(bAlerts), alertKey(tenancy.Alert{TenantID: a.TenantID, Period: a.Period,

@@ -105,7 +105,12 @@ func TestAlertsExactlyOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		eq(t, "alerts listed", len(listed), 2)
-		eq(t, "report spend", v.report("acme").TotalCost, 10*reserveNanos)
+		r := v.report("acme")
+		eq(t, "report spend", r.TotalCost, 10*reserveNanos)
+		// The settlements that crossed a threshold credited the agent too.
+		eq(t, "by_agent", len(r.ByAgent), 1)
+		eq(t, "agent support", r.ByAgent["support"], tenancy.AgentUsage{Queries: 10, TotalTokens: 10 * (115 + 1024),
+			Tokens: tenancy.Tokens{CacheWrite: 1150, Output: 10240}, Cost: 10 * reserveNanos})
 	})
 }
 

@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -81,7 +82,7 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 		if err != nil {
 			return err
 		}
-		var tenant, agents, keys, calls, days, alerts []backup.Record
+		var tenant, agents, keys, calls, days, agentDays, alerts []backup.Record
 		for _, item := range items {
 			skAV, _ := item[schema.SortKey].(*types.AttributeValueMemberS)
 			if skAV == nil {
@@ -145,6 +146,16 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 				}
 				days = append(days, backup.Record{Kind: backup.KindDay, Day: &backup.Day{TenantID: e.TenantID,
 					Date: sk[len(histPrefix):], Counters: toCounters(h.counters, item)}})
+			case strings.HasPrefix(sk, agentDayPrefix):
+				ad, ok := decodeAgentDay(item)
+				if !ok {
+					return tenancy.Unavailable(fmt.Errorf("agent day item %q is malformed", sk))
+				}
+				u := ad.Usage
+				agentDays = append(agentDays, backup.Record{Kind: backup.KindAgentDay, AgentDay: &backup.AgentDay{
+					TenantID: e.TenantID, Date: ad.Date, AgentID: ad.AgentID, ModelCounters: backup.ModelCounters{
+						Queries: u.Queries, InputTokens: u.Input, OutputTokens: u.Output, CacheRead: u.CacheRead,
+						CacheWrite: u.CacheWrite, CostNanos: int64(u.Cost)}}})
 			case strings.HasPrefix(sk, alertPrefix):
 				a, err := decodeAlert(item)
 				if err != nil {
@@ -160,7 +171,7 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 					CapNanos: int64(a.Cap), At: a.At}})
 			}
 		}
-		for _, group := range [][]backup.Record{tenant, agents, keys, calls, days, alerts} {
+		for _, group := range [][]backup.Record{tenant, agents, keys, calls, days, agentDays, alerts} {
 			for _, r := range group {
 				if err := emit(r); err != nil {
 					return err
@@ -274,6 +285,14 @@ func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 			return storeErr(err)
 		}
 		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: s.table, Item: item})
+		return storeErrOrNil(err)
+	case rec.AgentDay != nil:
+		a := rec.AgentDay
+		item := key(tenantPK(a.TenantID), agentDaySK(a.Date, a.AgentID))
+		for i, v := range []int64{a.Queries, a.InputTokens, a.OutputTokens, a.CacheRead, a.CacheWrite, a.CostNanos} {
+			item[modelFields[i]] = &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+		}
+		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: s.table, Item: item})
 		return storeErrOrNil(err)
 	case rec.Day != nil:
 		d := rec.Day
