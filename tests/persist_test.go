@@ -297,11 +297,11 @@ func TestExportImportThroughTheLocalAPI(t *testing.T) {
 	if err := localapi.Backup(ctx, getenv(envB), "import", strings.NewReader(out.String()), nil, &log); err != nil {
 		t.Fatal(err)
 	}
-	// tenant (today's usage is in its window), agent, key
-	want := "3 records exported from bolt " + dirA + "/tenancy.db\n" +
-		"3 records imported into dynamodb at " + emb.URL + ", table \"moved\"\n" +
-		"3 records exported from dynamodb at " + emb.URL + ", table \"moved\"\n" +
-		"3 records imported into bolt " + dirB + "/tenancy.db\n"
+	// tenant (today's usage is in its window), agent, key, the agent's day
+	want := "4 records exported from bolt " + dirA + "/tenancy.db\n" +
+		"4 records imported into dynamodb at " + emb.URL + ", table \"moved\"\n" +
+		"4 records exported from dynamodb at " + emb.URL + ", table \"moved\"\n" +
+		"4 records imported into bolt " + dirB + "/tenancy.db\n"
 	if log.String() != want {
 		t.Fatalf("log:\n%s\nwant:\n%s", log.String(), want)
 	}

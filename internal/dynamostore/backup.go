@@ -59,8 +59,8 @@ func putCounters(item map[string]types.AttributeValue, c backup.Counters) {
 }
 
 // Export implements backup.Store: the tenant directory, then each tenant's
-// partition (one query), in the canonical order. Idempotency records are
-// left out.
+// partition and its agent days' partition (one query each), in the
+// canonical order. Idempotency records are left out.
 func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) error {
 	dir, err := s.queryPrefix(ctx, directoryPK, directoryPfx)
 	if err != nil {
@@ -82,6 +82,12 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 		if err != nil {
 			return err
 		}
+		// The tenant's agent days have a partition of their own.
+		agentDayItems, err := s.queryPrefix(ctx, agentDayPK(e.TenantID), agentDayPrefix)
+		if err != nil {
+			return err
+		}
+		items = append(items, agentDayItems...)
 		var tenant, agents, keys, calls, days, agentDays, alerts []backup.Record
 		for _, item := range items {
 			skAV, _ := item[schema.SortKey].(*types.AttributeValueMemberS)
@@ -288,7 +294,7 @@ func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 		return storeErrOrNil(err)
 	case rec.AgentDay != nil:
 		a := rec.AgentDay
-		item := key(tenantPK(a.TenantID), agentDaySK(a.Date, a.AgentID))
+		item := key(agentDayPK(a.TenantID), agentDaySK(a.Date, a.AgentID))
 		for i, v := range []int64{a.Queries, a.InputTokens, a.OutputTokens, a.CacheRead, a.CacheWrite, a.CostNanos} {
 			item[modelFields[i]] = &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
 		}

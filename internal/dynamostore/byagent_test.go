@@ -247,7 +247,7 @@ func TestByAgentRequestsAndItemSize(t *testing.T) {
 			eq(t, "report reads (tenant GetItem + agents Query)", v.counter.Reads(), 2)
 			eq(t, "report queries", v.counter.ByOperation()["Query"], 1)
 			out, err := v.db.GetItem(v.ctx, &dynamodb.GetItemInput{TableName: aws.String(v.table), Key: map[string]types.AttributeValue{
-				"pk": &types.AttributeValueMemberS{Value: "TENANT#" + long},
+				"pk": &types.AttributeValueMemberS{Value: "TENANT#" + long + "#AGENTDAY"},
 				"sk": &types.AttributeValueMemberS{Value: "AGENTDAY#" + day1 + "#" + agent}}, ConsistentRead: aws.Bool(true)})
 			if err != nil {
 				t.Fatal(err)

@@ -10,7 +10,8 @@
 //	TENANT#<t> / AGENT#<a>   agent
 //	TENANT#<t> / CALL#<id>   admitted, unsettled call (deleted when settled)
 //	TENANT#<t> / HIST#<day>  archived usage of one day (added to, never rewritten)
-//	TENANT#<t> / AGENTDAY#<day>#<a>  one agent's usage of one day (added to by settles)
+//	TENANT#<t>#AGENTDAY / AGENTDAY#<day>#<a>  one agent's usage of one day (added to by
+//	                         settles; a partition key of its own, off the tenant's hot one)
 //	TENANT#<t> / ALERT#<at>#<period>#<key>#<pct>  a budget alert
 //	KEY#<sha256> / KEY       API key (see keys.go)
 //	TENANT#<t> / KEYID#<id>  the same key, listed under its tenant
@@ -91,6 +92,11 @@ func tenantPK(t string) string { return "TENANT#" + t }
 func agentSK(a string) string  { return "AGENT#" + a }
 func callSK(id string) string  { return "CALL#" + id }
 func histSK(day string) string { return "HIST#" + day }
+
+// agentDayPK is the partition of a tenant's agent days: its own key, so
+// their writes (one per settled call) do not add to the tenant partition's
+// write rate, which bounds a tenant's executes per second.
+func agentDayPK(t string) string { return tenantPK(t) + "#AGENTDAY" }
 
 // agentDaySK keys an agent's counters of a day: a tenant's agent days sort
 // by date, then agent, so one Query reads a range of days.

@@ -258,7 +258,7 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 }
 
 // agentDayUpdate is the update of the agent's counters of the call's day
-// (TENANT#<t> / AGENTDAY#<day>#<agent>): the amounts the settlement adds to
+// (TENANT#<t>#AGENTDAY / AGENTDAY#<day>#<agent>): the amounts the settlement adds to
 // the day's per-model counters. Nil when it adds none (a call that failed
 // at no cost) or the ticket names no agent.
 func (s *Store) agentDayUpdate(t tenancy.Ticket, d delta) (*types.TransactWriteItem, error) {
@@ -276,7 +276,7 @@ func (s *Store) agentDayUpdate(t tenancy.Ticket, d delta) (*types.TransactWriteI
 	if err != nil {
 		return nil, err
 	}
-	return &types.TransactWriteItem{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), agentDaySK(t.Day, t.AgentID)),
+	return &types.TransactWriteItem{Update: &types.Update{TableName: s.table, Key: key(agentDayPK(t.TenantID), agentDaySK(t.Day, t.AgentID)),
 		UpdateExpression: e.Update(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}}, nil
 }
 
@@ -294,7 +294,7 @@ func withAgentDay(items []types.TransactWriteItem, agentDay *types.TransactWrite
 // items between the two dates (paged to the end).
 func (s *Store) AgentDays(ctx context.Context, tenantID, from, to string) ([]tenancy.AgentDay, error) {
 	kc, err := build(expression.NewBuilder().WithKeyCondition(
-		expression.Key(schema.PartitionKey).Equal(expression.Value(tenantPK(tenantID))).
+		expression.Key(schema.PartitionKey).Equal(expression.Value(agentDayPK(tenantID))).
 			And(expression.Key(schema.SortKey).Between(expression.Value(agentDayPrefix+from+"#"),
 				expression.Value(agentDayPrefix+to+"#~")))))
 	if err != nil {
