@@ -18,8 +18,12 @@ import (
 	"time"
 
 	"github.com/openclaw/tenancy/internal/app"
+	"github.com/openclaw/tenancy/internal/boltstore"
+	"github.com/openclaw/tenancy/internal/catalog"
+	"github.com/openclaw/tenancy/internal/clock"
 	"github.com/openclaw/tenancy/internal/ddblocal"
 	"github.com/openclaw/tenancy/internal/localapi"
+	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
 // localChild is the local API in a child process (the test binary itself)
@@ -256,6 +260,8 @@ func TestExportImportThroughTheLocalAPI(t *testing.T) {
 		{"/tenants", `{"tenant_id":"acme","max_cost_usd_per_day":12.345678901,"metadata":{"tier":"gold"}}`},
 		{"/tenants/acme/agents", `{"agent_id":"support","system_prompt":"You are Acme support."}`},
 		{"/tenants/acme/agents/support/execute", `{"query":"Where is my order?"}`},
+		{"/tenants/acme/agents/support/execute", `{"query":"Où est ma commande ? 📦","session_id":"u-7"}`},
+		{"/tenants/acme/agents/support/execute", `{"query":"And the invoice?","session_id":"u-7"}`},
 	} {
 		if st, b := call(t, "POST", loc.URL+r.path, adminKey, r.body); st >= 300 {
 			t.Fatalf("%s: %d %v", r.path, st, b)
@@ -264,6 +270,10 @@ func TestExportImportThroughTheLocalAPI(t *testing.T) {
 	_, k := call(t, "POST", loc.URL+"/tenants/acme/keys", adminKey, "")
 	key := k["key"].(string)
 	_, usage := call(t, "GET", loc.URL+"/tenants/acme/usage", key, "")
+	st, transcript := call(t, "GET", loc.URL+"/tenants/acme/agents/support/sessions/u-7", key, "")
+	if turns, _ := transcript["turns"].([]any); st != 200 || len(turns) != 2 {
+		t.Fatalf("session before the move: %d %v", st, transcript)
+	}
 
 	getenv := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	var out, log bytes.Buffer
@@ -297,11 +307,11 @@ func TestExportImportThroughTheLocalAPI(t *testing.T) {
 	if err := localapi.Backup(ctx, getenv(envB), "import", strings.NewReader(out.String()), nil, &log); err != nil {
 		t.Fatal(err)
 	}
-	// tenant (today's usage is in its window), agent, key, the agent's day
-	want := "4 records exported from bolt " + dirA + "/tenancy.db\n" +
-		"4 records imported into dynamodb at " + emb.URL + ", table \"moved\"\n" +
-		"4 records exported from dynamodb at " + emb.URL + ", table \"moved\"\n" +
-		"4 records imported into bolt " + dirB + "/tenancy.db\n"
+	// tenant (today's usage is in its window), agent, key, the agent's day, session
+	want := "5 records exported from bolt " + dirA + "/tenancy.db\n" +
+		"5 records imported into dynamodb at " + emb.URL + ", table \"moved\"\n" +
+		"5 records exported from dynamodb at " + emb.URL + ", table \"moved\"\n" +
+		"5 records imported into bolt " + dirB + "/tenancy.db\n"
 	if log.String() != want {
 		t.Fatalf("log:\n%s\nwant:\n%s", log.String(), want)
 	}
@@ -313,13 +323,71 @@ func TestExportImportThroughTheLocalAPI(t *testing.T) {
 		}
 		go func() { _ = moved.Serve(ctx) }()
 		st, u := call(t, "GET", moved.URL+"/tenants/acme/usage", key, "")
+		sst, tr := call(t, "GET", moved.URL+"/tenants/acme/agents/support/sessions/u-7", key, "")
 		moved.Close()
 		if st != 200 || !reflect.DeepEqual(u, usage) {
 			t.Fatalf("usage on %s after the move: %d\n%v\nwant\n%v", moved.Store, st, u, usage)
+		}
+		if sst != 200 || !reflect.DeepEqual(tr, transcript) {
+			t.Fatalf("session on %s after the move: %d\n%v\nwant\n%v", moved.Store, sst, tr, transcript)
 		}
 	}
 	err = localapi.Backup(ctx, getenv(map[string]string{"TENANCY_STORE": "memory"}), "export", nil, &out, &log)
 	if err == nil || err.Error() != "TENANCY_STORE=memory keeps nothing between runs: export and import need bolt or dynamodb" {
 		t.Fatalf("export of the memory store: %v", err)
+	}
+}
+
+// The command leaves out a session that has expired and says so; importing
+// that file brings back everything else.
+func TestBackupCommandLeavesOutExpiredSessions(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	bs, err := boltstore.Open(dir, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tenant's sessions last 1 day; u-old's last turn was 2 days ago,
+	// u-new's a minute ago.
+	now := time.Now()
+	svc := tenancy.New(tenancy.Options{Store: bs, Clock: clock.NewManual(now), Catalog: catalog.Default()})
+	cfg := tenancy.NewTenantConfig("acme")
+	cfg.SessionTTLDays = 1
+	if _, err := svc.RegisterTenant(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateAgent(ctx, "acme", tenancy.NewAgentConfig("support")); err != nil {
+		t.Fatal(err)
+	}
+	for id, at := range map[string]time.Time{"u-old": now.Add(-48 * time.Hour), "u-new": now.Add(-time.Minute)} {
+		k := tenancy.SessionKey{TenantID: "acme", AgentID: "support", SessionID: id}
+		base, err := bs.GetSession(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bs.AppendTurn(ctx, base, tenancy.Turn{Query: "q", Answer: "a", CallID: "c-" + id, At: at}, 20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"TENANCY_DATA_DIR": dir}
+	getenv := func(k string) string { return env[k] }
+	var out, log bytes.Buffer
+	if err := localapi.Backup(ctx, getenv, "export", nil, &out, &log); err != nil {
+		t.Fatal(err)
+	}
+	if want := "3 records exported from bolt " + dir + "/tenancy.db (1 expired sessions left out)\n"; log.String() != want ||
+		!strings.Contains(out.String(), `"session_id":"u-new"`) || strings.Contains(out.String(), `"session_id":"u-old"`) {
+		t.Fatalf("log %q, want %q; export:\n%s", log.String(), want, out.String())
+	}
+	log.Reset()
+	env["TENANCY_DATA_DIR"] = t.TempDir()
+	if err := localapi.Backup(ctx, getenv, "import", strings.NewReader(out.String()), nil, &log); err != nil {
+		t.Fatal(err)
+	}
+	if want := "3 records imported into bolt " + env["TENANCY_DATA_DIR"] + "/tenancy.db\n"; log.String() != want {
+		t.Fatalf("log %q, want %q", log.String(), want)
 	}
 }

@@ -1,10 +1,14 @@
 // Package backup is the store-neutral form of everything a deployment keeps
 // (tenants with their live usage window, agents, API key hashes, open calls,
-// billing history and each agent's usage per day), one JSON record per line.
-// Every store exports to it and imports from it (sessions are not carried), so a single-machine deployment (the embedded store)
-// moves to DynamoDB and back exactly: money and counters are integers
-// (nano-USD, tokens), times are UTC with nanoseconds. Idempotency records
-// are not carried (they expire within a day and only replay responses).
+// billing history, each agent's usage per day, budget alerts and
+// conversation sessions), one JSON record per line. Every store exports to
+// it and imports from it, so a single-machine deployment (the embedded
+// store) moves to DynamoDB and back exactly: money and counters are
+// integers (nano-USD, tokens), times are UTC with nanoseconds. Idempotency
+// records are not carried (they expire within a day and only replay
+// responses). Sessions expired at the time of the export are left out, and
+// those expired at the time of an import are skipped, so no expired
+// conversation comes back.
 package backup
 
 import (
@@ -29,6 +33,7 @@ const (
 	KindDay      = "day"
 	KindAgentDay = "agent_day"
 	KindAlert    = "alert"
+	KindSession  = "session"
 )
 
 // Record is one line: exactly one of its parts is set, named by Kind.
@@ -41,6 +46,7 @@ type Record struct {
 	Day      *Day      `json:"day,omitempty"`
 	AgentDay *AgentDay `json:"agent_day,omitempty"`
 	Alert    *Alert    `json:"alert,omitempty"`
+	Session  *Session  `json:"session,omitempty"`
 }
 
 // TenantID is the tenant a record belongs to.
@@ -60,6 +66,8 @@ func (r Record) TenantID() string {
 		return r.AgentDay.TenantID
 	case r.Alert != nil:
 		return r.Alert.TenantID
+	case r.Session != nil:
+		return r.Session.TenantID
 	}
 	return ""
 }
@@ -204,38 +212,109 @@ type Alert struct {
 	At           time.Time `json:"at"`
 }
 
+// Session is a conversation session as stored: its kept turns (each a user
+// query and the assistant's answer, oldest first), the counts of every turn
+// ever appended, and its exact expiry (DynamoDB's TTL attribute is derived
+// from it on import). Version is the stored version (the condition of the
+// next append).
+type Session struct {
+	TenantID   string    `json:"tenant_id"`
+	AgentID    string    `json:"agent_id"`
+	SessionID  string    `json:"session_id"`
+	Turns      []Turn    `json:"turns"`
+	TotalTurns int64     `json:"total_turns"`
+	CostNanos  int64     `json:"cost_nanos"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastAt     time.Time `json:"last_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Version    int64     `json:"version"`
+}
+
+// Turn is one turn of a session: the user's query and the assistant's
+// answer (as stored: Truncated when it was cut to
+// tenancy.MaxStoredAnswerBytes).
+type Turn struct {
+	Query        string    `json:"query"`
+	Answer       string    `json:"answer"`
+	Truncated    bool      `json:"answer_truncated"`
+	InputTokens  int64     `json:"input_tokens"`
+	OutputTokens int64     `json:"output_tokens"`
+	CacheRead    int64     `json:"cache_read_tokens"`
+	CacheWrite   int64     `json:"cache_write_tokens"`
+	CostNanos    int64     `json:"cost_nanos"`
+	CallID       string    `json:"call_id"`
+	At           time.Time `json:"at"`
+}
+
+// FromSession is the record of a stored session (times in UTC).
+func FromSession(s tenancy.Session) *Session {
+	r := &Session{TenantID: s.TenantID, AgentID: s.AgentID, SessionID: s.SessionID, Turns: make([]Turn, 0, len(s.Turns)),
+		TotalTurns: s.TotalTurns, CostNanos: int64(s.Cost), CreatedAt: s.CreatedAt.UTC(), LastAt: s.LastAt.UTC(),
+		ExpiresAt: s.ExpiresAt.UTC(), Version: s.Version}
+	for _, t := range s.Turns {
+		r.Turns = append(r.Turns, Turn{Query: t.Query, Answer: t.Answer, Truncated: t.Truncated,
+			InputTokens: t.Tokens.Input, OutputTokens: t.Tokens.Output, CacheRead: t.Tokens.CacheRead,
+			CacheWrite: t.Tokens.CacheWrite, CostNanos: int64(t.Cost), CallID: t.CallID, At: t.At.UTC()})
+	}
+	return r
+}
+
+// Session is the session a record stores.
+func (r *Session) Session() tenancy.Session {
+	s := tenancy.Session{SessionKey: tenancy.SessionKey{TenantID: r.TenantID, AgentID: r.AgentID, SessionID: r.SessionID},
+		Turns: make([]tenancy.Turn, 0, len(r.Turns)), TotalTurns: r.TotalTurns, Cost: tenancy.Money(r.CostNanos),
+		CreatedAt: r.CreatedAt.UTC(), LastAt: r.LastAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), Version: r.Version}
+	for _, t := range r.Turns {
+		s.Turns = append(s.Turns, tenancy.Turn{Query: t.Query, Answer: t.Answer, Truncated: t.Truncated,
+			Tokens: tenancy.Tokens{Input: t.InputTokens, Output: t.OutputTokens, CacheRead: t.CacheRead, CacheWrite: t.CacheWrite},
+			Cost:   tenancy.Money(t.CostNanos), CallID: t.CallID, At: t.At.UTC()})
+	}
+	return s
+}
+
 // Store is a store that exports and imports records.
 type Store interface {
 	// Export calls emit for every record: tenants in id order, each
-	// followed by its agents, keys, open calls, days, agent days and
-	// alerts, each in id (agent days: date then agent; alerts: time) order.
+	// followed by its agents, keys, open calls, days, agent days, alerts
+	// and sessions, each in id (agent days: date then agent; alerts: time;
+	// sessions: agent id, then session id) order. Sessions whose agent no
+	// longer exists (deleted agents leave their sessions to their TTL) are
+	// left out; expired ones are emitted (Write leaves them out). Sessions
+	// are read a page at a time, never all of a tenant's at once.
 	Export(ctx context.Context, emit func(Record) error) error
 	// Import writes one record. A tenant that exists already is refused
-	// (import into an empty store, or one without those tenants).
+	// (import into an empty store, or one without those tenants); a
+	// session whose agent is not in the store is refused (AgentNotFound).
 	Import(ctx context.Context, r Record) error
 }
 
-// Write exports s as JSON lines to w and returns the number of records.
-func Write(ctx context.Context, s Store, w io.Writer) (int, error) {
+// Write exports s as JSON lines to w and returns the number of records
+// written and of sessions left out because they had expired at now.
+func Write(ctx context.Context, s Store, w io.Writer, now time.Time) (n, expired int, err error) {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
-	n := 0
-	err := s.Export(ctx, func(r Record) error {
+	err = s.Export(ctx, func(r Record) error {
+		if r.Session != nil && !now.Before(r.Session.ExpiresAt) {
+			expired++
+			return nil
+		}
 		n++
 		return enc.Encode(r)
 	})
 	if err != nil {
-		return n, err
+		return n, expired, err
 	}
-	return n, bw.Flush()
+	return n, expired, bw.Flush()
 }
 
-// Read imports JSON lines from r into s and returns the number of records.
-// A malformed line stops the import with its line number.
-func Read(ctx context.Context, s Store, r io.Reader) (int, error) {
+// Read imports JSON lines from r into s and returns the number of records
+// written and of session lines skipped because they had expired at now (an
+// old backup: they are not brought back). A malformed line stops the import
+// with its line number.
+func Read(ctx context.Context, s Store, r io.Reader, now time.Time) (n, expired int, err error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
-	n, line := 0, 0
+	line := 0
 	for sc.Scan() {
 		line++
 		if len(sc.Bytes()) == 0 {
@@ -245,26 +324,30 @@ func Read(ctx context.Context, s Store, r io.Reader) (int, error) {
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rec); err != nil {
-			return n, fmt.Errorf("line %d: %w", line, err)
+			return n, expired, fmt.Errorf("line %d: %w", line, err)
 		}
 		if err := rec.check(); err != nil {
-			return n, fmt.Errorf("line %d: %w", line, err)
+			return n, expired, fmt.Errorf("line %d: %w", line, err)
+		}
+		if rec.Session != nil && !now.Before(rec.Session.ExpiresAt) {
+			expired++
+			continue
 		}
 		if err := s.Import(ctx, rec); err != nil {
-			return n, fmt.Errorf("line %d (%s of tenant %q): %w", line, rec.Kind, rec.TenantID(), err)
+			return n, expired, fmt.Errorf("line %d (%s of tenant %q): %w", line, rec.Kind, rec.TenantID(), err)
 		}
 		n++
 	}
 	if err := sc.Err(); err != nil {
-		return n, fmt.Errorf("line %d: %w", line+1, err)
+		return n, expired, fmt.Errorf("line %d: %w", line+1, err)
 	}
-	return n, nil
+	return n, expired, nil
 }
 
 // check verifies that a record has exactly the part its kind names.
 func (r Record) check() error {
 	parts := 0
-	for _, set := range []bool{r.Tenant != nil, r.Agent != nil, r.Key != nil, r.Call != nil, r.Day != nil, r.AgentDay != nil, r.Alert != nil} {
+	for _, set := range []bool{r.Tenant != nil, r.Agent != nil, r.Key != nil, r.Call != nil, r.Day != nil, r.AgentDay != nil, r.Alert != nil, r.Session != nil} {
 		if set {
 			parts++
 		}
@@ -285,6 +368,8 @@ func (r Record) check() error {
 		ok = ok && r.AgentDay != nil
 	case KindAlert:
 		ok = ok && r.Alert != nil
+	case KindSession:
+		ok = ok && r.Session != nil
 	default:
 		return fmt.Errorf("unknown record kind %q", r.Kind)
 	}
@@ -324,11 +409,55 @@ func (r Record) check() error {
 		case a.ThresholdPct < 1 || a.ThresholdPct > 100:
 			return fmt.Errorf("alert threshold_pct %d is not between 1 and 100", a.ThresholdPct)
 		}
+	case r.Session != nil:
+		ids = append(ids, r.Session.AgentID)
 	}
 	for _, id := range ids {
 		if !tenancy.ValidID(id) {
 			return fmt.Errorf("id %q is not a valid id ([a-zA-Z0-9_-]{1,64})", id)
 		}
+	}
+	if r.Session != nil {
+		return r.Session.check()
+	}
+	return nil
+}
+
+// check verifies what a store needs of a session: a session id, a stored
+// version, turns within the bounds every append keeps (at most
+// tenancy.MaxHistoryTurnsLimit, tenancy.MaxSessionBytes in all, answers of
+// at most tenancy.MaxStoredAnswerBytes), counts that are not negative and
+// an expiry.
+func (s *Session) check() error {
+	id := fmt.Sprintf("session %q", s.SessionID)
+	if err := tenancy.CheckSessionID(s.SessionID); err != nil {
+		return fmt.Errorf("%s: %w", id, err)
+	}
+	bytes := 0
+	for _, t := range s.Turns {
+		bytes += tenancy.Turn{Query: t.Query, Answer: t.Answer}.Bytes()
+		switch {
+		case len(t.Answer) > tenancy.MaxStoredAnswerBytes:
+			return fmt.Errorf("%s: an answer of %d bytes is over %d", id, len(t.Answer), tenancy.MaxStoredAnswerBytes)
+		case t.InputTokens < 0 || t.OutputTokens < 0 || t.CacheRead < 0 || t.CacheWrite < 0 || t.CostNanos < 0:
+			return fmt.Errorf("%s: a turn has a negative count", id)
+		case t.At.IsZero():
+			return fmt.Errorf("%s: a turn has no time (at)", id)
+		}
+	}
+	switch {
+	case s.Version < 1:
+		return fmt.Errorf("%s: version %d is not 1 or more", id, s.Version)
+	case len(s.Turns) > tenancy.MaxHistoryTurnsLimit:
+		return fmt.Errorf("%s: %d turns are over %d", id, len(s.Turns), tenancy.MaxHistoryTurnsLimit)
+	case bytes > tenancy.MaxSessionBytes:
+		return fmt.Errorf("%s: its turns take %d bytes, over %d", id, bytes, tenancy.MaxSessionBytes)
+	case s.TotalTurns < int64(len(s.Turns)):
+		return fmt.Errorf("%s: total_turns %d is less than its %d turns", id, s.TotalTurns, len(s.Turns))
+	case s.CostNanos < 0:
+		return fmt.Errorf("%s: cost_nanos %d is negative", id, s.CostNanos)
+	case s.ExpiresAt.IsZero():
+		return fmt.Errorf("%s has no expires_at", id)
 	}
 	return nil
 }

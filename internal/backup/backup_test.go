@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/openclaw/tenancy/internal/auth"
 	"github.com/openclaw/tenancy/internal/backup"
 	"github.com/openclaw/tenancy/internal/boltstore"
@@ -17,6 +20,7 @@ import (
 	"github.com/openclaw/tenancy/internal/clock"
 	"github.com/openclaw/tenancy/internal/ddblocal"
 	"github.com/openclaw/tenancy/internal/dynamostore"
+	"github.com/openclaw/tenancy/internal/schema"
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
@@ -40,6 +44,13 @@ var tableSeq int
 
 func dynamoStore(t *testing.T) *dynamostore.Store {
 	t.Helper()
+	s, _ := dynamoStoreDB(t)
+	return s
+}
+
+// dynamoStoreDB is a store on its own minidyn table, with its client.
+func dynamoStoreDB(t *testing.T) (*dynamostore.Store, *dynamodb.Client) {
+	t.Helper()
 	emb, err := ddblocal.StartEmbedded("")
 	if err != nil {
 		t.Fatal(err)
@@ -55,13 +66,17 @@ func dynamoStore(t *testing.T) *dynamostore.Store {
 	if err := dynamostore.CreateTable(ctx, db, table); err != nil {
 		t.Fatal(err)
 	}
-	return dynamostore.New(db, table)
+	return dynamostore.New(db, table), db
 }
+
+// exportNow is when populate ends: the time of the exports and imports.
+var exportNow = time.Date(2026, 11, 29, 9, 15, 0, 123456789, time.UTC)
 
 // populate gives a store three tenants with everything a store keeps:
 // configs with metadata and lists, agents, keys (one revoked), three days
 // of calls (history, a manual reset, a failed call), an open call and an
-// open call with a recorded settlement.
+// open call with a recorded settlement, and sessions (see
+// populateSessions).
 func populate(t *testing.T, s store) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -174,23 +189,89 @@ func populate(t *testing.T, s store) []string {
 	if _, err := svc.UpdateTenant(ctx, "initech", tenancy.TenantPatch{Timezone: &tokyo}); err != nil {
 		t.Fatal(err)
 	}
+	if !clk.Now().Equal(exportNow) {
+		t.Fatalf("populate ends at %v, not %v", clk.Now(), exportNow)
+	}
+	populateSessions(t, s)
 	return plain
 }
 
-func export(t *testing.T, s backup.Store) string {
+// longAnswer is over tenancy.MaxStoredAnswerBytes of multi-byte text: it
+// is stored truncated (on a rune boundary).
+var longAnswer = strings.Repeat("Grüße, 世界 🌍 — ", 4000)
+
+// populateSessions writes sessions through the SessionStore API:
+//   - acme/support/u-1: 3 turns, one with a long unicode query and an
+//     answer stored truncated, cache tokens (acme's session_ttl_days 7);
+//   - acme/sales/u-1 (the same id for another agent, whose
+//     max_history_turns is 0): 2 turns counted, none kept;
+//   - globex/sales/chat:42@web.example: 1 turn;
+//   - initech/support/near-expiry: expires 1 ns after exportNow;
+//   - initech/support/gone: expired at exportNow (left out by the export).
+func populateSessions(t *testing.T, s store) {
 	t.Helper()
-	var b bytes.Buffer
-	if _, err := backup.Write(context.Background(), s, &b); err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 28, 10, 0, 0, 987654321, time.UTC)
+	appendTurns := func(k tenancy.SessionKey, maxTurns int, turns ...tenancy.Turn) {
+		t.Helper()
+		for _, turn := range turns {
+			base, err := s.GetSession(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.AppendTurn(ctx, base, turn, maxTurns); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	return b.String()
+	turn := func(q, a string, in, out int64, cost tenancy.Money, id string, at time.Time) tenancy.Turn {
+		return tenancy.Turn{Query: q, Answer: a, Tokens: tenancy.Tokens{Input: in, Output: out}, Cost: cost, CallID: id, At: at}
+	}
+	long := turn(strings.Repeat("¿Dónde está mi pedido? 注文 📦 ", 500), longAnswer, 9_000, 16_000, 123_456_789, "c-long",
+		at.Add(time.Minute))
+	long.Tokens.CacheRead, long.Tokens.CacheWrite = 4_096, 512
+	appendTurns(tenancy.SessionKey{TenantID: "acme", AgentID: "support", SessionID: "u-1"}, 20,
+		turn("Hello", "Hi! How can I help?", 12, 7, 1_234, "c-1", at),
+		long,
+		turn("Thanks", "You're welcome.", 20_000, 5, 2_000_001, "c-3", at.Add(2*time.Minute)))
+	appendTurns(tenancy.SessionKey{TenantID: "acme", AgentID: "sales", SessionID: "u-1"}, 0,
+		turn("price?", "$10", 3, 2, 99, "c-s1", at), turn("and now?", "$11", 4, 2, 101, "c-s2", at.Add(time.Second)))
+	appendTurns(tenancy.SessionKey{TenantID: "globex", AgentID: "sales", SessionID: "chat:42@web.example"}, 20,
+		turn("Quote for 5 seats", "5 x $20 = $100", 30, 12, 55_555, "c-g1", at))
+	appendTurns(tenancy.SessionKey{TenantID: "initech", AgentID: "support", SessionID: "near-expiry"}, 20,
+		turn("still there?", "yes", 5, 1, 7, "c-n1", exportNow.Add(-30*24*time.Hour+time.Nanosecond)))
+	appendTurns(tenancy.SessionKey{TenantID: "initech", AgentID: "support", SessionID: "gone"}, 20,
+		turn("old", "news", 5, 1, 7, "c-o1", exportNow.Add(-30*24*time.Hour)))
 }
 
-func load(t *testing.T, s backup.Store, data string) int {
+// export exports s at exportNow.
+func export(t *testing.T, s backup.Store) string {
 	t.Helper()
-	n, err := backup.Read(context.Background(), s, strings.NewReader(data))
+	out, _ := exportExpired(t, s)
+	return out
+}
+
+// exportExpired exports s at exportNow and returns the number of expired
+// sessions left out.
+func exportExpired(t *testing.T, s backup.Store) (string, int) {
+	t.Helper()
+	var b bytes.Buffer
+	_, expired, err := backup.Write(context.Background(), s, &b, exportNow)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return b.String(), expired
+}
+
+// load imports data at exportNow.
+func load(t *testing.T, s backup.Store, data string) int {
+	t.Helper()
+	n, expired, err := backup.Read(context.Background(), s, strings.NewReader(data), exportNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if expired != 0 {
+		t.Fatalf("%d sessions skipped as expired", expired)
 	}
 	return n
 }
@@ -209,7 +290,22 @@ func view(t *testing.T, s store, id, key string) []any {
 	k, ok, _ := s.KeyByHash(ctx, auth.Hash(key))
 	alerts, _ := s.Alerts(ctx, id, 100)
 	agentDays, _ := s.AgentDays(ctx, id, "2026-11-01", "2026-12-31")
-	return []any{tn, agents, hist, calls, k, ok, alerts, agentDays}
+	v := []any{tn, agents, hist, calls, k, ok, alerts, agentDays}
+	for _, a := range agents {
+		list, next, err := s.ListSessions(ctx, id, a.AgentID, exportNow, 100, "")
+		if err != nil || next != "" {
+			t.Fatal(next, err)
+		}
+		v = append(v, list)
+		for _, l := range list {
+			sess, err := s.GetSession(ctx, tenancy.SessionKey{TenantID: id, AgentID: a.AgentID, SessionID: l.SessionID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v = append(v, sess)
+		}
+	}
+	return v
 }
 
 // Embedded -> DynamoDB (minidyn) -> embedded: the three exports are the
@@ -218,12 +314,16 @@ func view(t *testing.T, s store, id, key string) []any {
 func TestRoundTripEmbeddedDynamoEmbedded(t *testing.T) {
 	a := boltStore(t)
 	keys := populate(t, a)
-	first := export(t, a)
+	first, expired := exportExpired(t, a)
+	if expired != 1 { // initech's "gone"
+		t.Fatalf("%d expired sessions left out, want 1", expired)
+	}
 	n := strings.Count(first, "\n")
 	// 3 tenants x (1 + 2 agents + 1 key) + 2 open calls + 8 history days (3 each for acme and
 	// initech, whose windows are on the 29th; 2 for globex, whose window is still the 28th) + 1 alert
 	// + 19 agent days (support and sales of each tenant on 3 days, initech's support on the 29th)
-	if n != 3*4+2+8+1+19 {
+	// + 4 sessions (the expired one left out)
+	if n != 3*4+2+8+1+19+4 {
 		t.Fatalf("%d records:\n%s", n, first)
 	}
 	for _, want := range []string{`"kind":"tenant"`, `"kind":"agent"`, `"kind":"key"`, `"kind":"call"`, `"kind":"day"`,
@@ -232,18 +332,51 @@ func TestRoundTripEmbeddedDynamoEmbedded(t *testing.T) {
 		`"session_ttl_days":7,`, `"session_ttl_days":30,`, `"max_history_turns":0,`, `"max_history_turns":20,`,
 		`"kind":"alert"`, `"period":"day","period_key":"2026-11-29","threshold_pct":1`, `"overage_nanos":79999000`,
 		`{"kind":"agent_day","agent_day":{"tenant_id":"initech","date":"2026-11-29","agent_id":"support","queries":1,"input_tokens":5,"output_tokens":7,"cache_read_tokens":0,"cache_write_tokens":0,"cost_nanos":80000000}}`,
-		`"openclaw_gateway_url":"https://gw.initech.example","openclaw_gateway_token_secret":"tenancy-dev/tenant-gateway/initech","alert_thresholds_pct":[1,50],"day_alert_pct":1,"month_alert_pct":0`} {
+		`"openclaw_gateway_url":"https://gw.initech.example","openclaw_gateway_token_secret":"tenancy-dev/tenant-gateway/initech","alert_thresholds_pct":[1,50],"day_alert_pct":1,"month_alert_pct":0`,
+		`{"kind":"session","session":{"tenant_id":"acme","agent_id":"sales","session_id":"u-1","turns":[],"total_turns":2,"cost_nanos":200,"created_at":"2026-11-28T10:00:00.987654321Z","last_at":"2026-11-28T10:00:01.987654321Z","expires_at":"2026-12-05T10:00:01.987654321Z","version":2}}`,
+		`{"kind":"session","session":{"tenant_id":"acme","agent_id":"support","session_id":"u-1","turns":[{"query":"Hello","answer":"Hi! How can I help?","answer_truncated":false,"input_tokens":12,"output_tokens":7,"cache_read_tokens":0,"cache_write_tokens":0,"cost_nanos":1234,"call_id":"c-1","at":"2026-11-28T10:00:00.987654321Z"},`,
+		`"answer_truncated":true,"input_tokens":9000,"output_tokens":16000,"cache_read_tokens":4096,"cache_write_tokens":512,"cost_nanos":123456789,"call_id":"c-long"`,
+		`"total_turns":3,"cost_nanos":125458024,"created_at":"2026-11-28T10:00:00.987654321Z","last_at":"2026-11-28T10:02:00.987654321Z","expires_at":"2026-12-05T10:02:00.987654321Z","version":3}}`,
+		`"session_id":"chat:42@web.example"`, `"session_id":"near-expiry"`, `"expires_at":"2026-11-29T09:15:00.12345679Z"`} {
 		if !strings.Contains(first, want) {
 			t.Fatalf("export lacks %s:\n%s", want, first)
 		}
 	}
 
-	d := dynamoStore(t)
+	if strings.Contains(first, `"session_id":"gone"`) {
+		t.Fatalf("the expired session was exported:\n%s", first)
+	}
+	// Each tenant's records in the canonical order, sessions last (agent,
+	// then session id).
+	var order []string
+	for _, line := range strings.Split(strings.TrimSpace(first), "\n") {
+		var r backup.Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		o := r.Kind + ":" + r.TenantID()
+		if r.Session != nil {
+			o += "/" + r.Session.AgentID + "/" + r.Session.SessionID
+		}
+		order = append(order, o)
+	}
+	agentDays := func(tenant string, n int) string { return strings.Repeat("agent_day:"+tenant+" ", n) }
+	want := "tenant:acme agent:acme agent:acme key:acme call:acme day:acme day:acme day:acme " + agentDays("acme", 6) +
+		"session:acme/sales/u-1 session:acme/support/u-1 " +
+		"tenant:globex agent:globex agent:globex key:globex day:globex day:globex " + agentDays("globex", 6) +
+		"session:globex/sales/chat:42@web.example " +
+		"tenant:initech agent:initech agent:initech key:initech call:initech day:initech day:initech day:initech " +
+		agentDays("initech", 7) + "alert:initech session:initech/support/near-expiry"
+	if got := strings.Join(order, " "); got != want {
+		t.Fatalf("records in the order\n%s\nwant\n%s", got, want)
+	}
+
+	d, db := dynamoStoreDB(t)
 	if got := load(t, d, first); got != n {
 		t.Fatalf("imported %d of %d", got, n)
 	}
-	second := export(t, d)
-	if second != first {
+	second, expired := exportExpired(t, d)
+	if second != first || expired != 0 {
 		t.Fatalf("DynamoDB export differs from the embedded one:\n%s\n---\n%s", first, second)
 	}
 	b := boltStore(t)
@@ -260,6 +393,48 @@ func TestRoundTripEmbeddedDynamoEmbedded(t *testing.T) {
 			t.Fatalf("key of %s not found", id)
 		}
 	}
+	// A session's history reads back through the SessionStore API as
+	// it was written, to the nanosecond and the nano-USD, on both sides.
+	k := tenancy.SessionKey{TenantID: "acme", AgentID: "support", SessionID: "u-1"}
+	orig, err := a.GetSession(context.Background(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := strings.ToValidUTF8(longAnswer[:tenancy.MaxStoredAnswerBytes], "")
+	if len(orig.Turns) != 3 || orig.Turns[1].Answer != truncated || !orig.Turns[1].Truncated || orig.TotalTurns != 3 ||
+		orig.Cost != 1_234+123_456_789+2_000_001 || orig.Version != 3 || orig.TTLDays != 7 ||
+		!orig.ExpiresAt.Equal(time.Date(2026, 12, 5, 10, 2, 0, 987654321, time.UTC)) ||
+		orig.Turns[1].Tokens != (tenancy.Tokens{Input: 9_000, Output: 16_000, CacheRead: 4_096, CacheWrite: 512}) {
+		t.Fatalf("acme/support/u-1 as written: %+v", orig)
+	}
+	for name, s := range map[string]store{"dynamodb": d, "re-imported": b} {
+		got, err := s.GetSession(context.Background(), k)
+		if err != nil || !reflect.DeepEqual(got, orig) {
+			t.Fatalf("%s: acme/support/u-1 reads %+v, %v\nwant %+v", name, got, err, orig)
+		}
+		for _, gone := range []string{"gone", "never"} {
+			got, err := s.GetSession(context.Background(), tenancy.SessionKey{TenantID: "initech", AgentID: "support", SessionID: gone})
+			if err != nil || got.Version != 0 {
+				t.Fatalf("%s: initech/support/%s: %+v, %v", name, gone, got, err)
+			}
+		}
+		near, err := s.GetSession(context.Background(), tenancy.SessionKey{TenantID: "initech", AgentID: "support", SessionID: "near-expiry"})
+		if err != nil || !near.Live(exportNow) || near.Live(exportNow.Add(time.Nanosecond)) {
+			t.Fatalf("%s: near-expiry: %+v, %v", name, near, err)
+		}
+	}
+	// On DynamoDB the imported session carries the TTL attribute (epoch
+	// seconds of its expiry).
+	out, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: d.TableName(), Key: map[string]types.AttributeValue{
+		schema.PartitionKey: &types.AttributeValueMemberS{Value: "TENANT#acme"},
+		schema.SortKey:      &types.AttributeValueMemberS{Value: "SESSION#support#u-1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl, ok := out.Item[schema.TTLAttribute].(*types.AttributeValueMemberN); !ok || ttl.Value != "1796464920" {
+		t.Fatalf("TTL attribute of the imported session: %#v", out.Item[schema.TTLAttribute])
+	}
+
 	tn := view(t, b, "acme", keys[0])[0].(tenancy.Tenant)
 	if tn.TotalQueries != 2+3+4 || tn.Usage.Reserved != 15_791_250 || tn.Metadata["seats"] != json.Number("12.5") ||
 		tn.SessionTTLDays != 7 {
@@ -288,15 +463,46 @@ func TestImportRefusals(t *testing.T) {
 	a := boltStore(t)
 	populate(t, a)
 	data := export(t, a)
-	for name, s := range map[string]backup.Store{"bolt": a, "dynamodb": func() backup.Store {
+	// A session of an agent the store does not have (a hand-edited or
+	// partial file): refused with the agent's 404 message, nothing written.
+	ghost := `{"kind":"session","session":{"tenant_id":"acme","agent_id":"ghost","session_id":"u-9","turns":[` +
+		`{"query":"hi","answer":"hello","answer_truncated":false,"input_tokens":1,"output_tokens":1,"cache_read_tokens":0,` +
+		`"cache_write_tokens":0,"cost_nanos":5,"call_id":"c-9","at":"2026-11-29T09:00:00Z"}],"total_turns":1,"cost_nanos":5,` +
+		`"created_at":"2026-11-29T09:00:00Z","last_at":"2026-11-29T09:00:00Z","expires_at":"2026-12-29T09:00:00Z","version":1}}` + "\n"
+	for name, s := range map[string]store{"bolt": a, "dynamodb": func() store {
 		d := dynamoStore(t)
 		load(t, d, data)
 		return d
 	}()} {
-		_, err := backup.Read(context.Background(), s, strings.NewReader(data))
+		_, _, err := backup.Read(context.Background(), s, strings.NewReader(data), exportNow)
 		if !errors.Is(err, tenancy.ErrTenantExists) || !strings.HasPrefix(err.Error(), `line 1 (tenant of tenant "acme"): `) {
 			t.Fatalf("%s: importing into a store that has the tenants: %v", name, err)
 		}
+		n, _, err := backup.Read(context.Background(), s, strings.NewReader("\n"+ghost), exportNow)
+		if n != 0 || !errors.Is(err, tenancy.ErrAgentNotFound) ||
+			err.Error() != `line 2 (session of tenant "acme"): Agent 'ghost' not found for tenant 'acme'` {
+			t.Fatalf("%s: a session of a missing agent: %d, %v", name, n, err)
+		}
+		got, err := s.GetSession(context.Background(), tenancy.SessionKey{TenantID: "acme", AgentID: "ghost", SessionID: "u-9"})
+		if err != nil || got.Version != 0 {
+			t.Fatalf("%s: the refused session was written: %+v, %v", name, got, err)
+		}
+	}
+	// The same line when it has expired at the time of the import: skipped.
+	n, expired, err := backup.Read(context.Background(), a, strings.NewReader(ghost), time.Date(2026, 12, 29, 9, 0, 0, 0, time.UTC))
+	if n != 0 || expired != 1 || err != nil {
+		t.Fatalf("an expired session line: %d written, %d skipped, %v", n, expired, err)
+	}
+	// A file exported earlier, imported when near-expiry has just expired:
+	// every other record is written, that session is not brought back.
+	late := boltStore(t)
+	n, expired, err = backup.Read(context.Background(), late, strings.NewReader(data), exportNow.Add(time.Nanosecond))
+	if n != strings.Count(data, "\n")-1 || expired != 1 || err != nil {
+		t.Fatalf("a late import: %d written, %d skipped, %v", n, expired, err)
+	}
+	if got, err := late.GetSession(context.Background(), tenancy.SessionKey{TenantID: "initech", AgentID: "support",
+		SessionID: "near-expiry"}); err != nil || got.Version != 0 {
+		t.Fatalf("near-expiry came back: %+v, %v", got, err)
 	}
 	empty := boltStore(t)
 	for _, c := range []struct{ in, msg string }{
@@ -310,13 +516,69 @@ func TestImportRefusals(t *testing.T) {
 		{`{"kind":"agent_day","day":{"tenant_id":"a","date":"2026-11-30"}}`, `line 1: a "agent_day" record must have exactly its "agent_day" part`},
 		{`{"kind":"tenant","tenant":{"tenant_id":"a","surprise":1}}`, `line 1: json: unknown field "surprise"`},
 		{`not json`, `line 1: invalid character 'o' in literal null (expecting 'u')`},
+		{`{"kind":"session","tenant":{"tenant_id":"a"}}`, `line 1: a "session" record must have exactly its "session" part`},
+		{`{"kind":"session","session":{"tenant_id":"a","agent_id":"x","session_id":"a b","version":1}}`,
+			`line 1: session "a b": session_id must match ^[A-Za-z0-9_.:@-]{1,128}$`},
+		{`{"kind":"session","session":{"tenant_id":"a","agent_id":"x#y","session_id":"s","version":1}}`,
+			`line 1: id "x#y" is not a valid id ([a-zA-Z0-9_-]{1,64})`},
+		{`{"kind":"session","session":{"tenant_id":"a","agent_id":"x","session_id":"s","version":0,"expires_at":"2027-01-01T00:00:00Z"}}`,
+			`line 1: session "s": version 0 is not 1 or more`},
+		{`{"kind":"session","session":{"tenant_id":"a","agent_id":"x","session_id":"s","version":1}}`,
+			`line 1: session "s" has no expires_at`},
+		{`{"kind":"session","session":{"tenant_id":"a","agent_id":"x","session_id":"s","version":1,"total_turns":0,` +
+			`"turns":[{"query":"q","answer":"a","at":"2026-11-29T09:00:00Z"}],"expires_at":"2027-01-01T00:00:00Z"}}`,
+			`line 1: session "s": total_turns 0 is less than its 1 turns`},
+		{`{"kind":"session","session":{"tenant_id":"a","agent_id":"x","session_id":"s","version":1,"total_turns":1,` +
+			`"turns":[{"query":"q","answer":"a","output_tokens":-1,"at":"2026-11-29T09:00:00Z"}],"expires_at":"2027-01-01T00:00:00Z"}}`,
+			`line 1: session "s": a turn has a negative count`},
+		{`{"kind":"session","session":{"tenant_id":"a","agent_id":"x","session_id":"s","version":1,"total_turns":1,` +
+			`"turns":[{"query":"q","answer":"` + strings.Repeat("x", tenancy.MaxStoredAnswerBytes+1) + `","at":"2026-11-29T09:00:00Z"}],` +
+			`"expires_at":"2027-01-01T00:00:00Z"}}`,
+			`line 1: session "s": an answer of 65537 bytes is over 65536`},
+		{`{"kind":"session","session":{"tenant_id":"a","agent_id":"x","session_id":"s","version":1,"turns":[{"role":"user"}]}}`,
+			`line 1: json: unknown field "role"`},
 	} {
-		_, err := backup.Read(context.Background(), empty, strings.NewReader(c.in))
+		_, _, err := backup.Read(context.Background(), empty, strings.NewReader(c.in), exportNow)
 		if err == nil || err.Error() != c.msg {
 			t.Fatalf("import %q: %v, want %s", c.in, err, c.msg)
 		}
 	}
 	if export(t, empty) != "" {
 		t.Fatal("a refused import wrote something")
+	}
+}
+
+// A session whose agent was deleted (deleting an agent leaves its sessions
+// to their TTL) is not exported by either store: the backup only holds
+// sessions an import can attach to an agent.
+func TestExportLeavesOutSessionsOfDeletedAgents(t *testing.T) {
+	ctx := context.Background()
+	for name, s := range map[string]store{"bolt": boltStore(t), "dynamodb": dynamoStore(t)} {
+		svc := tenancy.New(tenancy.Options{Store: s, Clock: clock.NewManual(exportNow), Catalog: catalog.Default()})
+		if _, err := svc.RegisterTenant(ctx, tenancy.NewTenantConfig("acme")); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{"kept", "removed"} {
+			if _, err := svc.CreateAgent(ctx, "acme", tenancy.NewAgentConfig(a)); err != nil {
+				t.Fatal(err)
+			}
+			k := tenancy.SessionKey{TenantID: "acme", AgentID: a, SessionID: "u-1"}
+			base, err := s.GetSession(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.AppendTurn(ctx, base, tenancy.Turn{Query: "q", Answer: "a", CallID: "c-" + a, At: exportNow}, 20); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := svc.DeleteAgent(ctx, "acme", "removed"); err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		n, expired, err := backup.Write(ctx, s, &b, exportNow)
+		if err != nil || n != 3 || expired != 0 || !strings.Contains(b.String(), `"agent_id":"kept","session_id":"u-1"`) ||
+			strings.Contains(b.String(), `"agent_id":"removed"`) {
+			t.Fatalf("%s: %d records, %d expired, %v:\n%s", name, n, expired, err, b.String())
+		}
 	}
 }

@@ -151,7 +151,7 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 			if err != nil {
 				return err
 			}
-			return scanPrefix(tx.Bucket(bAlerts), p, func(k, v []byte) error {
+			err = scanPrefix(tx.Bucket(bAlerts), p, func(k, v []byte) error {
 				var a alertRec
 				if err := json.Unmarshal(v, &a); err != nil {
 					return err
@@ -164,11 +164,29 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 				return emit(backup.Record{Kind: backup.KindAlert, Alert: &backup.Alert{TenantID: a.TenantID, Period: a.Period,
 					PeriodKey: parts[2], ThresholdPct: a.Threshold, SpentNanos: a.Spent, CapNanos: a.Cap, At: a.At}})
 			})
+			if err != nil {
+				return err
+			}
+			// Sessions (keys <agent>#<session>: agent, then session id
+			// order), one decoded at a time; those of a deleted agent are
+			// left out.
+			agents := tx.Bucket(bAgents)
+			return scanPrefix(tx.Bucket(bSessions), p, func(k, v []byte) error {
+				var r sessionRec
+				if err := json.Unmarshal(v, &r); err != nil {
+					return fmt.Errorf("decoding %s: %w", k, err)
+				}
+				if agents.Get(k2(r.TenantID, r.AgentID)) == nil {
+					return nil
+				}
+				return emit(backup.Record{Kind: backup.KindSession, Session: backup.FromSession(r.session())})
+			})
 		})
 	})
 }
 
-// Import implements backup.Store: one transaction per record.
+// Import implements backup.Store: one transaction per record; a session
+// only with its agent.
 func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		switch {
@@ -219,6 +237,12 @@ func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 			a := rec.AgentDay
 			return put(tx.Bucket(bAgentDay), agentDayKey(a.TenantID, a.Date, a.AgentID), modelRec{Queries: a.Queries,
 				In: a.InputTokens, Out: a.OutputTokens, CR: a.CacheRead, CW: a.CacheWrite, Cost: a.CostNanos})
+		case rec.Session != nil:
+			sess := rec.Session.Session()
+			if tx.Bucket(bAgents).Get(k2(sess.TenantID, sess.AgentID)) == nil {
+				return tenancy.AgentNotFound(sess.AgentID, sess.TenantID)
+			}
+			return put(tx.Bucket(bSessions), sessionKey(sess.SessionKey), newSessionRec(sess))
 		case rec.Alert != nil:
 			a := rec.Alert
 			return put(tx.Bucket(bAlerts), alertKey(tenancy.Alert{TenantID: a.TenantID, Period: a.Period,

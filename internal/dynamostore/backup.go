@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -59,8 +60,10 @@ func putCounters(item map[string]types.AttributeValue, c backup.Counters) {
 }
 
 // Export implements backup.Store: the tenant directory, then each tenant's
-// partition and its agent days' partition (one query each), in the
-// canonical order. Idempotency records are left out.
+// partition but its sessions (two queries, on either side of the sessions'
+// sort keys) and its agent days' partition (one query), in the canonical
+// order, then the tenant's sessions a page (at most 1 MB) at a time.
+// Idempotency records are left out.
 func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) error {
 	dir, err := s.queryPrefix(ctx, directoryPK, directoryPfx)
 	if err != nil {
@@ -73,14 +76,22 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 		if err := attributevalue.UnmarshalMap(d, &e); err != nil {
 			return storeErr(err)
 		}
-		kc, err := build(expression.NewBuilder().WithKeyCondition(
-			expression.Key(schema.PartitionKey).Equal(expression.Value(tenantPK(e.TenantID)))))
-		if err != nil {
-			return err
-		}
-		items, err := s.query(ctx, kc)
-		if err != nil {
-			return err
+		pk := expression.Key(schema.PartitionKey).Equal(expression.Value(tenantPK(e.TenantID)))
+		var items []map[string]types.AttributeValue
+		for _, sk := range []expression.KeyConditionBuilder{
+			expression.Key(schema.SortKey).LessThan(expression.Value(sessionPrefix)),
+			// "$" follows "#": every sort key after the sessions'.
+			expression.Key(schema.SortKey).GreaterThanEqual(expression.Value(sessionsEnd)),
+		} {
+			kc, err := build(expression.NewBuilder().WithKeyCondition(pk.And(sk)))
+			if err != nil {
+				return err
+			}
+			part, err := s.query(ctx, kc)
+			if err != nil {
+				return err
+			}
+			items = append(items, part...)
 		}
 		// The tenant's agent days have a partition of their own.
 		agentDayItems, err := s.queryPrefix(ctx, agentDayPK(e.TenantID), agentDayPrefix)
@@ -184,13 +195,56 @@ func (s *Store) Export(ctx context.Context, emit func(backup.Record) error) erro
 				}
 			}
 		}
+		live := map[string]bool{}
+		for _, a := range agents {
+			live[a.Agent.AgentID] = true
+		}
+		if err := s.exportSessions(ctx, e.TenantID, live, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sessionsEnd is the first sort key after every session's.
+const sessionsEnd = "SESSION$"
+
+// exportSessions emits a tenant's sessions in sort key order (agent, then
+// session id), one query page at a time; those of a deleted agent (not in
+// agents) are left out.
+func (s *Store) exportSessions(ctx context.Context, tenantID string, agents map[string]bool, emit func(backup.Record) error) error {
+	kc, err := build(expression.NewBuilder().WithKeyCondition(
+		expression.Key(schema.PartitionKey).Equal(expression.Value(tenantPK(tenantID))).
+			And(expression.Key(schema.SortKey).BeginsWith(sessionPrefix))))
+	if err != nil {
+		return err
+	}
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: s.table, KeyConditionExpression: kc.KeyCondition(),
+		ExpressionAttributeNames: kc.Names(), ExpressionAttributeValues: kc.Values(), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return storeErr(err)
+		}
+		for _, item := range out.Items {
+			sess, err := decodeSession(item)
+			if err != nil {
+				return err
+			}
+			if !agents[sess.AgentID] {
+				continue
+			}
+			if err := emit(backup.Record{Kind: backup.KindSession, Session: backup.FromSession(sess)}); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
 // Import implements backup.Store: a tenant with its directory entry in one
-// transaction (refused when the tenant exists), every other record one
-// write.
+// transaction (refused when the tenant exists), a session with a check of
+// its agent in one transaction, every other record one write.
 func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 	put := func(v any, extra func(map[string]types.AttributeValue)) error {
 		item, err := attributevalue.MarshalMap(v)
@@ -283,6 +337,27 @@ func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 				st.InputTokens, st.OutputTokens, st.CacheRead, st.CacheWrite, st.CostNanos, st.PriceVersion
 		}
 		return put(it, nil)
+	case rec.Session != nil:
+		// The session with a check that its agent exists, in one
+		// transaction.
+		sess := rec.Session.Session()
+		item, err := encodeSession(sess)
+		if err != nil {
+			return storeErr(err)
+		}
+		cond, err := build(expression.NewBuilder().WithCondition(exists))
+		if err != nil {
+			return err
+		}
+		reasons, err := s.transact(ctx, []types.TransactWriteItem{
+			{ConditionCheck: &types.ConditionCheck{TableName: s.table, Key: key(tenantPK(sess.TenantID), agentSK(sess.AgentID)),
+				ConditionExpression: cond.Condition(), ExpressionAttributeNames: cond.Names()}},
+			{Put: &types.Put{TableName: s.table, Item: item}},
+		})
+		if reasons != nil {
+			return tenancy.AgentNotFound(sess.AgentID, sess.TenantID)
+		}
+		return err
 	case rec.Alert != nil:
 		a := rec.Alert
 		item, err := encodeAlert(tenancy.Alert{TenantID: a.TenantID, Period: a.Period, ThresholdPct: a.ThresholdPct,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/openclaw/tenancy/internal/backup"
 	"github.com/openclaw/tenancy/internal/boltstore"
@@ -53,7 +54,8 @@ func OpenBackupStore(ctx context.Context, getenv func(string) string) (backup.St
 
 // Backup runs `tenancy-local export` (the store's records as JSON lines on
 // out) or `tenancy-local import` (JSON lines from in), and says what it did
-// on log.
+// on log. Sessions expired at the time of the run are left out (export) or
+// skipped (import), and counted on log.
 func Backup(ctx context.Context, getenv func(string) string, command string, in io.Reader, out, log io.Writer) error {
 	if command != "export" && command != "import" {
 		return fmt.Errorf("unknown command %q (export, import)", command)
@@ -63,19 +65,24 @@ func Backup(ctx context.Context, getenv func(string) string, command string, in 
 		return err
 	}
 	defer closeStore()
-	var n int
+	var n, expired int
+	now := time.Now()
 	if command == "export" {
-		n, err = backup.Write(ctx, s, out)
+		n, expired, err = backup.Write(ctx, s, out, now)
 	} else {
-		n, err = backup.Read(ctx, s, in)
+		n, expired, err = backup.Read(ctx, s, in, now)
 	}
 	if err != nil {
 		return fmt.Errorf("%s (%s) after %d records: %w", command, where, n, err)
 	}
-	verb := "exported from"
+	verb, left := "exported from", "left out"
 	if command == "import" {
-		verb = "imported into"
+		verb, left = "imported into", "skipped"
 	}
-	fmt.Fprintf(log, "%d records %s %s\n", n, verb, where)
+	fmt.Fprintf(log, "%d records %s %s", n, verb, where)
+	if expired > 0 {
+		fmt.Fprintf(log, " (%d expired sessions %s)", expired, left)
+	}
+	fmt.Fprintln(log)
 	return nil
 }
