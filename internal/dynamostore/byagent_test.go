@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/openclaw/tenancy/internal/dynamostore"
 	"github.com/openclaw/tenancy/internal/provider"
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
@@ -257,6 +258,60 @@ func TestByAgentRequestsAndItemSize(t *testing.T) {
 			if size > 1024 {
 				t.Fatalf("agent-day item is %d bytes: a transactional write of it is more than 2 WCU", size)
 			}
+		})
+	}
+}
+
+// pagingAPI makes every Query return pages of at most 3 items, as
+// DynamoDB does past 1 MB (a tenant with thousands of agents), and counts
+// the Query requests.
+type pagingAPI struct {
+	dynamostore.API
+	mu      sync.Mutex
+	queries int
+}
+
+func (p *pagingAPI) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	p.mu.Lock()
+	p.queries++
+	p.mu.Unlock()
+	cp := *in
+	cp.Limit = aws.Int32(3)
+	return p.API.Query(ctx, &cp, opts...)
+}
+
+// The report and the history read every page of the agent days.
+func TestByAgentReadsEveryPage(t *testing.T) {
+	for _, e := range engines {
+		if e.bolt {
+			continue // no pages: one bbolt cursor
+		}
+		t.Run(e.name, func(t *testing.T) {
+			v := newEnv(t, e)
+			api := &pagingAPI{API: v.db}
+			store := dynamostore.New(api, v.table)
+			v.svc = tenancy.New(tenancy.Options{Store: store, Clock: v.clock, Catalog: v.svc.Catalog(), Models: agentModel{}})
+			v.register(tenantCfg("acme"))
+			want := map[string]tenancy.AgentUsage{}
+			for i := 0; i < 10; i++ {
+				id := fmt.Sprintf("agent-%02d", i)
+				v.agent("acme", agentCfg(id))
+				if _, err := v.svc.Execute(v.ctx, "acme", id, query); err != nil {
+					t.Fatal(err)
+				}
+				want[id] = v.wantAgent("tenant-acme-"+id, 1)
+			}
+			api.queries = 0
+			r := v.report("acme")
+			if !reflect.DeepEqual(r.ByAgent, want) {
+				t.Fatalf("report by_agent: %d agents\n got %+v\nwant %+v", len(r.ByAgent), r.ByAgent, want)
+			}
+			eq(t, "Query pages for 10 agents (3 a page)", api.queries, 4)
+			days := v.history(day1, day1)
+			if !reflect.DeepEqual(days[0].ByAgent, want) {
+				t.Fatalf("history by_agent: %d agents", len(days[0].ByAgent))
+			}
+			eq(t, "day totals = sum over by_agent", dayTotals(days[0]), sumAgents(want))
 		})
 	}
 }

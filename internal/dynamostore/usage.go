@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"context"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -266,18 +267,25 @@ func (s *Store) agentDayUpdate(t tenancy.Ticket, d delta) (*types.TransactWriteI
 	if !ok || u == (tenancy.ModelUsage{}) || t.AgentID == "" {
 		return nil, nil
 	}
-	var ub expression.UpdateBuilder
+	// Written by hand (a handful of ADDs; the expression builder would cost
+	// an execute dozens of allocations): "ADD #q :q, #in :in, ...".
+	names := make(map[string]string, len(modelFields))
+	values := make(map[string]types.AttributeValue, len(modelFields))
+	var expr strings.Builder
+	expr.WriteString("ADD ")
 	for i, v := range modelValues(u) {
-		if v != 0 {
-			ub = ub.Add(expression.Name(modelFields[i]), expression.Value(v))
+		if v == 0 {
+			continue
 		}
-	}
-	e, err := build(expression.NewBuilder().WithUpdate(ub))
-	if err != nil {
-		return nil, err
+		f := modelFields[i]
+		if len(names) > 0 {
+			expr.WriteString(", ")
+		}
+		expr.WriteString("#" + f + " :" + f)
+		names["#"+f], values[":"+f] = f, numAV(v)
 	}
 	return &types.TransactWriteItem{Update: &types.Update{TableName: s.table, Key: key(agentDayPK(t.TenantID), agentDaySK(t.Day, t.AgentID)),
-		UpdateExpression: e.Update(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}}, nil
+		UpdateExpression: aws.String(expr.String()), ExpressionAttributeNames: names, ExpressionAttributeValues: values}}, nil
 }
 
 // withAgentDay appends the agent's day update (when there is one) to a
