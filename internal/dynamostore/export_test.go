@@ -40,7 +40,9 @@ func CallItem(t tenancy.Ticket) (map[string]types.AttributeValue, error) {
 }
 
 // SettleExpr is settleExpr.
-func SettleExpr(t tenancy.Ticket, st tenancy.Settlement) HotExpr { return exported(settleExpr(t, st)) }
+func SettleExpr(t tenancy.Ticket, st tenancy.Settlement) HotExpr {
+	return exported(settleExpr(t, st, settlementDelta(t, st)))
+}
 
 // BuiltSettle is the settle's live-window update as the builder made it
 // before it was written by hand (the reference).

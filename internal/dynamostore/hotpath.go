@@ -175,10 +175,9 @@ const settleCond = "w_day = :day AND a_d_room > :cost AND a_m_room > :cost"
 
 // settleExpr is the settle's update of the live window, its common path:
 // the reservation becomes the cost in the day's, the month's and the
-// lifetime counters (with the per-model and price-version counters), and
-// the alert rooms shrink by the cost.
-func settleExpr(t tenancy.Ticket, st tenancy.Settlement) hotExpr {
-	d := settlementDelta(t, st)
+// lifetime counters (with d, the settlement's per-model and price-version
+// counters), and the alert rooms shrink by the cost.
+func settleExpr(t tenancy.Ticket, st tenancy.Settlement, d delta) hotExpr {
 	cost, reserve := int64(st.Cost), int64(t.Reserve)
 	costAV, unspent, uncost := numAV(cost), numAV(reserve-cost), numAV(-cost)
 	a := adds{values: make(map[string]types.AttributeValue, 24)}

@@ -122,12 +122,8 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 	live := func() expression.UpdateBuilder {
 		return monthDelta(d.add(lifetime()), t, st).Add(expression.Name("d_budget"), expression.Value(int64(t.Reserve-st.Cost)))
 	}
-	del, err := build(expression.NewBuilder().WithCondition(exists))
-	if err != nil {
-		return nil, err
-	}
 	deleteCall := types.TransactWriteItem{Delete: &types.Delete{TableName: s.table, Key: key(tenantPK(t.TenantID), callSK(t.CallID)),
-		ConditionExpression: del.Condition(), ExpressionAttributeNames: del.Names()}}
+		ConditionExpression: aws.String(condExists)}}
 	// The agent's counters of the call's day: one more item of the same
 	// transaction, whichever path below settles (none for a call that
 	// failed at no cost, which moves no per-model counter either).
@@ -135,24 +131,14 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 	if err != nil {
 		return nil, err
 	}
-	cost := expression.Value(int64(st.Cost))
-	normal, err := build(expression.NewBuilder().
-		WithCondition(expression.Name("w_day").Equal(expression.Value(t.Day)).
-			And(expression.Name("a_d_room").GreaterThan(cost)).
-			And(expression.Name("a_m_room").GreaterThan(cost))).
-		WithUpdate(live().
-			Add(expression.Name("a_d_room"), expression.Value(-int64(st.Cost))).
-			Add(expression.Name("a_m_room"), expression.Value(-int64(st.Cost)))))
-	if err != nil {
-		return nil, err
-	}
+	normal := settleExpr(t, st, d)
 	for attempt := 0; ; attempt++ {
 		if attempt >= maxAttempts {
 			return nil, tenancy.Unavailable(nil)
 		}
 		reasons, err := s.transact(ctx, withAgentDay([]types.TransactWriteItem{deleteCall,
-			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: normal.Update(),
-				ConditionExpression: normal.Condition(), ExpressionAttributeNames: normal.Names(), ExpressionAttributeValues: normal.Values(),
+			{Update: &types.Update{TableName: s.table, Key: key(tenantPK(t.TenantID), tenantSK), UpdateExpression: &normal.update,
+				ConditionExpression: &normal.cond, ExpressionAttributeNames: normal.names, ExpressionAttributeValues: normal.values,
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}}, agentDay))
 		if err != nil || reasons == nil {
 			return nil, err
