@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -31,7 +30,7 @@ func retryer() aws.Retryer {
 	})
 }
 
-// keepAlive is the SDK's default HTTP client with one change: it keeps the
+// keepAlive is the SDK's HTTP client with one change: it keeps the
 // connection when the answer arrives before net/http has finished sending
 // the request. The SDK closes a request's body as soon as the response is
 // in (smithy-go's ClientHandler), while net/http's write goroutine may
@@ -45,6 +44,10 @@ type keepAlive struct{ c aws.HTTPClient }
 
 type readOnlyBody struct{ io.ReadCloser }
 
+// keepConnections wraps the client's HTTP client, as the SDK resolved it
+// (its defaults mode's timeouts, a custom CA bundle), in keepAlive.
+func keepConnections(o *dynamodb.Options) { o.HTTPClient = keepAlive{o.HTTPClient} }
+
 func (k keepAlive) Do(r *http.Request) (*http.Response, error) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = readOnlyBody{r.Body}
@@ -57,12 +60,11 @@ func (k keepAlive) Do(r *http.Request) (*http.Response, error) {
 // credentials are in the environment; without one, the AWS default chain.
 func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
 	if endpoint == "" {
-		cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(retryer),
-			config.WithHTTPClient(keepAlive{awshttp.NewBuildableClient()}))
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(retryer))
 		if err != nil {
 			return nil, fmt.Errorf("loading AWS config: %w", err)
 		}
-		return dynamodb.NewFromConfig(cfg, optFns...), nil
+		return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){keepConnections}, optFns...)...), nil
 	}
 	region := os.Getenv("AWS_REGION")
 	if region == "" {
@@ -72,9 +74,8 @@ func NewClient(ctx context.Context, endpoint string, optFns ...func(*dynamodb.Op
 	if id := os.Getenv("AWS_ACCESS_KEY_ID"); id != "" {
 		creds = credentials.NewStaticCredentialsProvider(id, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN"))
 	}
-	opts := dynamodb.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds, Retryer: retryer(),
-		HTTPClient: keepAlive{awshttp.NewBuildableClient()}}
-	return dynamodb.New(opts, optFns...), nil
+	opts := dynamodb.Options{Region: region, BaseEndpoint: aws.String(endpoint), Credentials: creds, Retryer: retryer()}
+	return dynamodb.New(opts, append([]func(*dynamodb.Options){keepConnections}, optFns...)...), nil
 }
 
 // TableInput is the table definition from internal/schema: string pk/sk,
