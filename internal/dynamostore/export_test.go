@@ -65,3 +65,18 @@ func BuiltSettle(t tenancy.Ticket, st tenancy.Settlement) (expression.Expression
 			Add(expression.Name("a_d_room"), expression.Value(-int64(st.Cost))).
 			Add(expression.Name("a_m_room"), expression.Value(-int64(st.Cost)))).Build()
 }
+
+// AgentDayExpr is agentDayExpr.
+func AgentDayExpr(u tenancy.ModelUsage) HotExpr { return exported(agentDayExpr(u)) }
+
+// BuiltAgentDay is the agent-day update as the builder made it before it
+// was written by hand (the reference).
+func BuiltAgentDay(u tenancy.ModelUsage) (expression.Expression, error) {
+	var ub expression.UpdateBuilder
+	for i, v := range modelValues(u) {
+		if v != 0 {
+			ub = ub.Add(expression.Name(modelFields[i]), expression.Value(v))
+		}
+	}
+	return expression.NewBuilder().WithUpdate(ub).Build()
+}

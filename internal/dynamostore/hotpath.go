@@ -225,3 +225,24 @@ func settleExpr(t tenancy.Ticket, st tenancy.Settlement, d delta) hotExpr {
 	a.add("a_m_room", ":uncost", uncost)
 	return hotExpr{update: a.b.String(), cond: settleCond, names: a.names, values: a.values}
 }
+
+// The agent-day item's counters are the model fields themselves ("in" is
+// a reserved word: all are aliased).
+var (
+	agentDayAliases  = []string{"#q", "#in", "#out", "#cr", "#cw", "#cost"}
+	agentDayOperands = []string{":q", ":in", ":out", ":cr", ":cw", ":cost"}
+)
+
+// agentDayExpr is the update of the agent's counters of the call's day:
+// the amounts u the settlement adds to its model's counters (at least one
+// is not zero).
+func agentDayExpr(u tenancy.ModelUsage) hotExpr {
+	a := adds{values: make(map[string]types.AttributeValue, len(agentDayOperands))}
+	for i, v := range modelValues(u) {
+		if v != 0 {
+			a.alias(agentDayAliases[i], modelFields[i])
+			a.add(agentDayAliases[i], agentDayOperands[i], numAV(v))
+		}
+	}
+	return hotExpr{update: a.b.String(), names: a.names, values: a.values}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +125,29 @@ func randomAdmit(rng *rand.Rand) (map[string]types.AttributeValue, tenancy.Admis
 	return item, a, plan
 }
 
+// show prints an item's attributes with their values (sorted by name).
+func show(item map[string]types.AttributeValue) string {
+	names := make([]string, 0, len(item))
+	for n := range item {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, n := range names {
+		switch av := item[n].(type) {
+		case *types.AttributeValueMemberN:
+			fmt.Fprintf(&b, "%s=%s ", n, av.Value)
+		case *types.AttributeValueMemberS:
+			fmt.Fprintf(&b, "%s=%q ", n, av.Value)
+		case *types.AttributeValueMemberBOOL:
+			fmt.Fprintf(&b, "%s=%v ", n, av.Value)
+		default:
+			fmt.Fprintf(&b, "%s=%T ", n, av)
+		}
+	}
+	return b.String()
+}
+
 func strAttr(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
 // applied puts item at pk, applies the update, and returns whether its
@@ -139,9 +164,12 @@ func applied(t *testing.T, v *env, pk string, item map[string]types.AttributeVal
 	if _, err := v.db.PutItem(v.ctx, &dynamodb.PutItemInput{TableName: aws.String(v.table), Item: put}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := v.db.UpdateItem(v.ctx, &dynamodb.UpdateItemInput{TableName: aws.String(v.table), Key: k,
-		UpdateExpression: aws.String(update), ConditionExpression: aws.String(cond),
-		ExpressionAttributeNames: names, ExpressionAttributeValues: values})
+	in := &dynamodb.UpdateItemInput{TableName: aws.String(v.table), Key: k, UpdateExpression: aws.String(update),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values}
+	if cond != "" {
+		in.ConditionExpression = aws.String(cond)
+	}
+	_, err := v.db.UpdateItem(v.ctx, in)
 	var ccf *types.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {
 		t.Fatalf("update %s: %v", update, err)
@@ -178,7 +206,7 @@ func TestAdmitExprMatchesBuilder(t *testing.T) {
 				okHand, afterHand := applied(t, v, fmt.Sprintf("HAND#%d", i), item, hand.Update, hand.Cond, hand.Names, hand.Values)
 				if okRef != okHand || !reflect.DeepEqual(afterRef, afterHand) {
 					t.Fatalf("case %d (%+v, %+v): builder held=%v, hand-written held=%v\nbuilder: %v\nhand:    %v\n%s\n%s",
-						i, a, plan, okRef, okHand, afterRef, afterHand, hand.Cond, hand.Update)
+						i, a, plan, okRef, okHand, show(afterRef), show(afterHand), hand.Cond, hand.Update)
 				}
 				if okRef {
 					held++
@@ -245,7 +273,7 @@ func TestSettleExprMatchesBuilder(t *testing.T) {
 				okHand, afterHand := applied(t, v, fmt.Sprintf("HAND#%d", i), item, hand.Update, hand.Cond, hand.Names, hand.Values)
 				if okRef != okHand || !reflect.DeepEqual(afterRef, afterHand) {
 					t.Fatalf("case %d (%+v, %+v): builder held=%v, hand-written held=%v\nbuilder: %v\nhand:    %v\n%s\n%s",
-						i, tk, st, okRef, okHand, afterRef, afterHand, hand.Cond, hand.Update)
+						i, tk, st, okRef, okHand, show(afterRef), show(afterHand), hand.Cond, hand.Update)
 				}
 				if okRef {
 					held++
@@ -253,6 +281,43 @@ func TestSettleExprMatchesBuilder(t *testing.T) {
 			}
 			if held < cases/8 || held > cases-cases/8 {
 				t.Fatalf("the condition held in %d of %d cases: the cases do not exercise both outcomes", held, cases)
+			}
+		})
+	}
+}
+
+func TestAgentDayExprMatchesBuilder(t *testing.T) {
+	for _, e := range engines {
+		if e.bolt {
+			continue
+		}
+		t.Run(e.name, func(t *testing.T) {
+			v := newEnv(t, e)
+			rng := rand.New(rand.NewPCG(15, 3))
+			for i := range 30 {
+				u := tenancy.ModelUsage{Queries: rng.Int64N(2), Cost: tenancy.Money(pick(rng, 0.7, int64(631500), 0)),
+					Tokens: tenancy.Tokens{Input: rng.Int64N(3) * 120, Output: rng.Int64N(2) * 80,
+						CacheRead: pick(rng, 0.7, int64(0), 64), CacheWrite: pick(rng, 0.7, int64(0), 32)}}
+				if u == (tenancy.ModelUsage{}) {
+					u.Cost = 1 // the settle writes no agent day for a call that adds nothing
+				}
+				// The counters present with values, or not yet (ADD creates them).
+				item := map[string]types.AttributeValue{}
+				for _, n := range []string{"q", "in", "out", "cr", "cw", "cost"} {
+					if rng.IntN(3) != 0 {
+						item[n] = numAttr(rng.Int64N(1_000_000))
+					}
+				}
+				ref, err := dynamostore.BuiltAgentDay(u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				hand := dynamostore.AgentDayExpr(u)
+				_, afterRef := applied(t, v, fmt.Sprintf("REF#%d", i), item, *ref.Update(), "", ref.Names(), ref.Values())
+				_, afterHand := applied(t, v, fmt.Sprintf("HAND#%d", i), item, hand.Update, "", hand.Names, hand.Values)
+				if !reflect.DeepEqual(afterRef, afterHand) {
+					t.Fatalf("case %d (%+v):\nbuilder: %v\nhand:    %v\n%s", i, u, show(afterRef), show(afterHand), hand.Update)
+				}
 			}
 		})
 	}

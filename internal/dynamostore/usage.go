@@ -3,7 +3,6 @@ package dynamostore
 import (
 	"context"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -127,10 +126,7 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 	// The agent's counters of the call's day: one more item of the same
 	// transaction, whichever path below settles (none for a call that
 	// failed at no cost, which moves no per-model counter either).
-	agentDay, err := s.agentDayUpdate(t, d)
-	if err != nil {
-		return nil, err
-	}
+	agentDay := s.agentDayUpdate(t, d)
 	normal := settleExpr(t, st, d)
 	for attempt := 0; ; attempt++ {
 		if attempt >= maxAttempts {
@@ -248,30 +244,14 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 // (TENANT#<t>#AGENTDAY / AGENTDAY#<day>#<agent>): the amounts the settlement adds to
 // the day's per-model counters. Nil when it adds none (a call that failed
 // at no cost) or the ticket names no agent.
-func (s *Store) agentDayUpdate(t tenancy.Ticket, d delta) (*types.TransactWriteItem, error) {
+func (s *Store) agentDayUpdate(t tenancy.Ticket, d delta) *types.TransactWriteItem {
 	u, ok := d.byModel[t.Model]
 	if !ok || u == (tenancy.ModelUsage{}) || t.AgentID == "" {
-		return nil, nil
+		return nil
 	}
-	// Written by hand (a handful of ADDs; the expression builder would cost
-	// an execute dozens of allocations): "ADD #q :q, #in :in, ...".
-	names := make(map[string]string, len(modelFields))
-	values := make(map[string]types.AttributeValue, len(modelFields))
-	var expr strings.Builder
-	expr.WriteString("ADD ")
-	for i, v := range modelValues(u) {
-		if v == 0 {
-			continue
-		}
-		f := modelFields[i]
-		if len(names) > 0 {
-			expr.WriteString(", ")
-		}
-		expr.WriteString("#" + f + " :" + f)
-		names["#"+f], values[":"+f] = f, numAV(v)
-	}
+	e := agentDayExpr(u)
 	return &types.TransactWriteItem{Update: &types.Update{TableName: s.table, Key: key(agentDayPK(t.TenantID), agentDaySK(t.Day, t.AgentID)),
-		UpdateExpression: aws.String(expr.String()), ExpressionAttributeNames: names, ExpressionAttributeValues: values}}, nil
+		UpdateExpression: &e.update, ExpressionAttributeNames: e.names, ExpressionAttributeValues: e.values}}
 }
 
 // withAgentDay appends the agent's day update (when there is one) to a
