@@ -32,7 +32,10 @@ func BenchmarkStreamTTFB(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer fake.Close()
-	env := map[string]string{"TENANCY_LISTEN": "127.0.0.1:0", "TENANCY_ADMIN_KEY": adminKey,
+	// The in-memory DynamoDB (minidyn), whose requests it counts: since the
+	// embedded persistent store became the default, the default would open
+	// tests/.data and count nothing.
+	env := map[string]string{"TENANCY_LISTEN": "127.0.0.1:0", "TENANCY_ADMIN_KEY": adminKey, "TENANCY_STORE": "memory",
 		"OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key}
 	ctx := context.Background()
 	counter := &dynamostore.Counter{}
