@@ -140,6 +140,10 @@ func TestIdempotentResponseTooLargeIsNotChargedTwice(t *testing.T) {
 	eq(t, "message", r.errMsg(), fmt.Sprintf("The request with this Idempotency-Key completed (status 200), but its response (%d bytes) "+
 		"was too large to keep; it is not run again", len(first.raw)))
 	eq(t, "replayed", r.header.Get("Idempotent-Replayed"), "true")
+	eq(t, "type and param", fmt.Sprint(r.get("error", "type"), " ", r.get("error", "param")), "conflict_error <nil>")
+	if _, ok := r.body["error"].(map[string]any)["param"]; !ok {
+		t.Fatalf("no param: %s", r.raw)
+	}
 	s.model.mu.Lock()
 	calls := s.model.calls
 	s.model.mu.Unlock()

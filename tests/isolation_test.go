@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/app"
 	"github.com/openclaw/tenancy/internal/fakemodel"
 	"github.com/openclaw/tenancy/internal/localapi"
@@ -227,12 +229,40 @@ func TestLocalServerBoundsReadingARequest(t *testing.T) {
 	// A body that never finishes: 408 within the read timeout, nothing registered.
 	got, took := send("POST /tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + adminKey +
 		"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tenant_id\":\"slow\"")
-	if !strings.HasPrefix(got, "HTTP/1.1 408 ") || !strings.Contains(got, `{"error":{"code":"request_timeout","message":"The request was not received in time"}}`) {
+	if !strings.HasPrefix(got, "HTTP/1.1 408 ") || !strings.HasSuffix(got,
+		"\r\n\r\n"+`{"error":{"code":"request_timeout","message":"The request was not received in time","type":"invalid_request_error","param":null}}`) {
 		t.Fatalf("stalled body answered %q", got)
 	}
 	if took > 5*time.Second {
 		t.Fatalf("stalled body held the connection %s", took)
 	}
+	// Both answers follow the API document (the one error mapper's JSON,
+	// 408 and 400 documented on every route).
+	doc, err := api.OpenAPIJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newValidatedServer(t, doc, loc.URL)
+	conforms := func(method, path, raw string) {
+		t.Helper()
+		hr, err := http.ReadResponse(bufio.NewReader(strings.NewReader(raw)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(hr.Body)
+		if err := srv.check(mustRequest(t, method, loc.URL+path), hr, body); err != nil {
+			t.Errorf("%s %s -> %d: %v", method, path, hr.StatusCode, err)
+		}
+	}
+	conforms("POST", "/tenants", got)
+	// A body that cannot be read (a broken chunked encoding): 400, nothing registered.
+	got, _ = send("POST /tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + adminKey +
+		"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{\"tenant_id\":\"slow\"}\r\n0\r\n\r\n")
+	if !strings.HasPrefix(got, "HTTP/1.1 400 ") || !strings.HasSuffix(got,
+		"\r\n\r\n"+`{"error":{"code":"validation_error","message":"Request body could not be read","type":"invalid_request_error","param":null}}`) {
+		t.Fatalf("unreadable body answered %q", got)
+	}
+	conforms("POST", "/tenants", got)
 	// Headers that never finish: the connection is closed.
 	got, took = send("POST /tenants HTTP/1.1\r\nHost: x\r\nAuthoriz")
 	if took > 5*time.Second || strings.Contains(got, "200 OK") {

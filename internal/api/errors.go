@@ -2,10 +2,13 @@ package api
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/openclaw/tenancy/internal/provider"
 	"github.com/openclaw/tenancy/internal/tenancy"
@@ -33,7 +36,29 @@ var (
 	errTenantKeyOnly = errorf(http.StatusForbidden, "forbidden", "This route needs a tenant key (the admin key is not accepted here)")
 	errNotFound      = errorf(http.StatusNotFound, "not_found", "No such route")
 	errTooLarge      = errorf(http.StatusRequestEntityTooLarge, "payload_too_large", "Request body is larger than 65536 bytes")
+	// The local server's answers when a body does not arrive (API Gateway
+	// reads it before any function runs).
+	errRequestTimeout = errorf(http.StatusRequestTimeout, "request_timeout", "The request was not received in time")
+	errUnreadableBody = errorf(http.StatusBadRequest, "validation_error", "Request body could not be read")
 )
+
+// BodyReadError is the error answered when reading a request's body failed
+// with err: 408 request_timeout when it timed out, else 400.
+func BodyReadError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return errRequestTimeout
+	}
+	return errUnreadableBody
+}
+
+// ErrNotFound is the answer to a request that matches no route.
+var ErrNotFound error = errNotFound
+
+// ErrorEvent is the response to err, from the one mapper (toProblem): its
+// status, the error JSON (code, message, type, param) and Retry-After. For
+// servers that answer before a function handler runs (the local server).
+func ErrorEvent(err error) events.APIGatewayV2HTTPResponse { return errorResponse(toProblem(err)) }
 
 func errOtherTenant(tenantID string) *Error {
 	return errorf(http.StatusForbidden, "forbidden", "This key may not access tenant '"+tenantID+"'")
@@ -64,7 +89,7 @@ var statusOf = map[tenancy.Code]int{
 type ErrorCode string
 
 // httpCodes are the codes the HTTP layer answers besides the domain's.
-var httpCodes = []string{"unauthorized", "forbidden", "not_found", "payload_too_large", "internal_error",
+var httpCodes = []string{"unauthorized", "forbidden", "not_found", "payload_too_large", "request_timeout", "internal_error",
 	"provider_timeout", "provider_error", "idempotency_key_reused", "idempotency_in_progress", "idempotency_response_too_large"}
 
 // ErrorCodes lists every code an error response may carry, sorted: the
@@ -109,6 +134,14 @@ func toProblem(err error) problem {
 	}
 	return problem{status: http.StatusInternalServerError, code: "internal_error", message: "Internal error"}
 }
+
+// ErrorClass is an error's "type": its status's class in OpenAI's and
+// Anthropic's words (one of ErrorClasses).
+type ErrorClass string
+
+// ErrorClasses are the values ErrorType answers (the API document's enum).
+var ErrorClasses = []string{"authentication_error", "permission_error", "not_found_error", "conflict_error",
+	"request_too_large", "rate_limit_error", "overloaded_error", "api_error", "invalid_request_error"}
 
 // ErrorType is the error's class in OpenAI's and Anthropic's vocabulary
 // ("type" in every error body), from its status, so one shape serves the

@@ -115,11 +115,10 @@ func (h *Handler) idempotent(next handlerFunc) handlerFunc {
 			// Too large to keep (a DynamoDB item holds 400 KB): keep that it
 			// happened, so a retry is told so instead of being run (and
 			// charged) a second time.
-			var b ErrorBody
-			b.Error.Code = "idempotency_response_too_large"
-			b.Error.Message = fmt.Sprintf("The request with this Idempotency-Key completed (status %d), but its response (%d bytes) "+
-				"was too large to keep; it is not run again", status, len(resp.Body))
-			storedStatus, stored = http.StatusConflict, jsonResponse(http.StatusConflict, b, nil).Body
+			tooLarge := errorResponse(toProblem(errorf(http.StatusConflict, "idempotency_response_too_large",
+				fmt.Sprintf("The request with this Idempotency-Key completed (status %d), but its response (%d bytes) "+
+					"was too large to keep; it is not run again", status, len(resp.Body)))))
+			storedStatus, stored = tooLarge.StatusCode, tooLarge.Body
 		}
 		if cerr := idem.Store.CompleteRequest(context.WithoutCancel(ctx), tenantID, keyHash, owner, storedStatus, stored, now.Add(ttl)); cerr != nil {
 			// The execute happened and was charged; answer it. A retry in the

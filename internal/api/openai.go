@@ -48,20 +48,29 @@ func (c *chatContent) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// chatRequest is the part of OpenAI's chat completion request the platform
+// implements. It is an open object (openTypes): a field it does not know
+// (temperature, top_p, ...) is ignored, as an OpenAI-compatible endpoint must.
 type chatRequest struct {
-	Model    string `json:"model"`
-	Messages []struct {
-		Role    string       `json:"role"`
-		Content *chatContent `json:"content"`
-	} `json:"messages"`
-	MaxTokens           *int  `json:"max_tokens"`
-	MaxCompletionTokens *int  `json:"max_completion_tokens"`
-	Stream              *bool `json:"stream"`
-	StreamOptions       *struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options"`
-	User *string `json:"user"`
-	N    *int    `json:"n"`
+	Model               string               `json:"model" openapi:"required"`
+	Messages            []chatRequestMessage `json:"messages" openapi:"required"`
+	MaxTokens           *int                 `json:"max_tokens"`
+	MaxCompletionTokens *int                 `json:"max_completion_tokens"`
+	Stream              *bool                `json:"stream"`
+	StreamOptions       *chatStreamOptions   `json:"stream_options"`
+	User                *string              `json:"user"`
+	N                   *int                 `json:"n"`
+}
+
+// chatRequestMessage is one message of a chat request (open, like it).
+type chatRequestMessage struct {
+	Role    string       `json:"role" openapi:"required"`
+	Content *chatContent `json:"content"`
+}
+
+// chatStreamOptions are a streamed request's options (open).
+type chatStreamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
 }
 
 // input turns an OpenAI request into an execute: system (and developer)
@@ -200,8 +209,8 @@ func (h *Handler) chatCompletions(ctx context.Context, w http.ResponseWriter, r 
 		return err
 	}
 	var c chatRequest
-	if err := json.Unmarshal(b, &c); err != nil {
-		return jsonError(err)
+	if err := DecodeOpenJSON(b, &c); err != nil {
+		return err
 	}
 	in, err := c.input(r.header(SessionHeader))
 	if err != nil {

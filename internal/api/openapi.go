@@ -24,6 +24,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3gen"
 
+	"github.com/openclaw/tenancy/internal/auth"
 	"github.com/openclaw/tenancy/internal/provider"
 	"github.com/openclaw/tenancy/internal/tenancy"
 )
@@ -41,10 +42,12 @@ type Doc struct {
 	Text     []string
 	// Text lists other media types of the success body, as text ("text/csv",
 	// or only "text/html" for the console's page).
-	Errors     []int   // statuses only this route has (409, 429, 502...); the rest follow from the route
-	Query      []Param // query string parameters
-	Idempotent bool    // accepts Idempotency-Key; a replay answers Idempotent-Replayed: true
-	RetryAfter bool    // its 429 always carries Retry-After
+	Errors     []int    // statuses only this route has (409, 429, 502...); the rest follow from the route
+	Query      []Param  // query string parameters
+	Idempotent bool     // accepts Idempotency-Key; a replay answers Idempotent-Replayed: true
+	RetryAfter bool     // its 429 always carries Retry-After
+	Session    bool     // accepts the X-Session-Id request header
+	Headers    []string // the success response's own headers (components/headers)
 }
 
 // Param is a query string parameter.
@@ -100,7 +103,8 @@ var docs = map[string]Doc{
 		Summary: "OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a " +
 			"session; stream: true answers chat.completion.chunk events then [DONE])",
 		Request: chatRequest{}, Response: ChatCompletion{}, Text: []string{"text/event-stream"}, Status: 200,
-		Errors: []int{404, 429, 502, 504}, RetryAfter: true},
+		Errors: []int{404, 429, 502, 504}, RetryAfter: true, Session: true,
+		Headers: []string{CostHeader, CallIDHeader, SessionHeader}},
 	"GET /v1/models": {ID: "listModels", Summary: "OpenAI-compatible list of the tenant's agents as models (tenant key)",
 		Response: ModelList{}, Status: 200},
 	"POST /tenants/{tenant_id}/chat": {ID: "tenantChat", Summary: "The seed's SaaS chat route (query and agent_id from the query string or the body; the body wins)",
@@ -193,16 +197,15 @@ func (h *Handler) openAPI(context.Context, *request) (int, any, error) {
 // errorStatuses are the statuses a route can answer with besides success:
 // its own (Doc.Errors), and those that follow from its shape.
 func errorStatuses(rt Route, d Doc) []int {
-	set := map[int]bool{http.StatusInternalServerError: true}
+	// Every route: 500; and from the local server, which reads a body before
+	// any route runs, 400 (unreadable) and 408 (not received in time).
+	set := map[int]bool{http.StatusInternalServerError: true, http.StatusBadRequest: true, http.StatusRequestTimeout: true}
 	for _, st := range d.Errors {
 		set[st] = true
 	}
 	hasPath := strings.Contains(rt.Path, "{")
 	if rt.Access != Public {
 		set[http.StatusUnauthorized], set[http.StatusForbidden], set[http.StatusServiceUnavailable] = true, true, true
-	}
-	if hasPath || d.Request != nil || len(d.Query) > 0 {
-		set[http.StatusBadRequest] = true
 	}
 	if hasPath {
 		set[http.StatusNotFound] = true
@@ -236,8 +239,22 @@ func buildOpenAPI() (*openapi3.T, error) {
 			Description: "Seconds until the refused call may succeed: the next hour (queries), or midnight UTC (cost)",
 			Schema:      openapi3.NewIntegerSchema().WithMin(1).NewRef()}}},
 		"Idempotent-Replayed": {Value: &openapi3.Header{Parameter: openapi3.Parameter{
-			Description: "true when this is the stored response of an earlier request with the same Idempotency-Key",
-			Schema:      openapi3.NewStringSchema().WithEnum("true").NewRef()}}},
+			Description: "true when this is the stored response of an earlier request with the same Idempotency-Key " +
+				"(its 200, or the 409 idempotency_response_too_large kept when that response was too large to store)",
+			Schema: openapi3.NewStringSchema().WithEnum("true").NewRef()}}},
+		OverheadHeader: {Value: &openapi3.Header{Parameter: openapi3.Parameter{
+			Description: "The platform's own time on this request in milliseconds (microsecond precision), the model " +
+				"provider's time excluded; on every answer of the routes that call models except a stream",
+			Schema: openapi3.NewStringSchema().WithPattern(`^[0-9]+\.[0-9]{3}$`).NewRef()}}},
+		CostHeader: {Value: &openapi3.Header{Parameter: openapi3.Parameter{
+			Description: "The call's exact cost in USD (a decimal of at most 9 places); not on a stream (its usage chunk's tenancy.cost_usd)",
+			Schema:      openapi3.NewStringSchema().WithPattern(`^[0-9]+(\.[0-9]{1,9})?$`).NewRef()}}},
+		CallIDHeader: {Value: &openapi3.Header{Parameter: openapi3.Parameter{Required: true,
+			Description: "The platform's id of the call (the completion's id is chatcmpl-<it>)",
+			Schema:      openapi3.NewStringSchema().WithMinLength(1).NewRef()}}},
+		SessionHeader: {Value: &openapi3.Header{Parameter: openapi3.Parameter{
+			Description: "The session the call was part of (X-Session-Id, else user), when there was one",
+			Schema:      openapi3.NewStringSchema().WithPattern(tenancy.SessionIDPattern).NewRef()}}},
 	}
 	doc := &openapi3.T{
 		OpenAPI: "3.0.3",
@@ -257,7 +274,10 @@ func buildOpenAPI() (*openapi3.T, error) {
 			Headers: headers,
 			Parameters: openapi3.ParametersMap{IdempotencyHeader: {Value: openapi3.NewHeaderParameter(IdempotencyHeader).
 				WithDescription("Makes a retry safe: a retry with the same key and request returns the first response, without a second model call or charge (kept 24 h).").
-				WithSchema(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(255).WithPattern(`^[!-~]+$`))}},
+				WithSchema(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(255).WithPattern(`^[!-~]+$`))},
+				SessionHeader: {Value: openapi3.NewHeaderParameter(SessionHeader).
+					WithDescription("The session (conversation) of the call; it wins over the body's user").
+					WithSchema(openapi3.NewStringSchema().WithPattern(tenancy.SessionIDPattern))}},
 		},
 	}
 	for _, fn := range Functions {
@@ -310,6 +330,9 @@ func operation(gen *schemaGen, rt Route, d Doc, errRef *openapi3.SchemaRef) (*op
 	if d.Idempotent {
 		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Ref: "#/components/parameters/" + IdempotencyHeader})
 	}
+	if d.Session {
+		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Ref: "#/components/parameters/" + SessionHeader})
+	}
 	if d.Request != nil {
 		ref, err := gen.request(d.Request)
 		if err != nil {
@@ -332,14 +355,35 @@ func operation(gen *schemaGen, rt Route, d Doc, errRef *openapi3.SchemaRef) (*op
 		}
 		success.Content[mt] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
 	}
+	header := func(r *openapi3.Response, name string) {
+		if r.Headers == nil {
+			r.Headers = openapi3.Headers{}
+		}
+		r.Headers[name] = &openapi3.HeaderRef{Ref: "#/components/headers/" + name}
+	}
 	if d.Idempotent {
-		success.Headers = openapi3.Headers{"Idempotent-Replayed": {Ref: "#/components/headers/Idempotent-Replayed"}}
+		header(success, "Idempotent-Replayed")
+	}
+	for _, name := range d.Headers {
+		header(success, name)
+	}
+	if rt.Function == FnExecute { // Handler.Handle and statusWriter time these routes
+		header(success, OverheadHeader)
 	}
 	op.AddResponse(d.Status, success)
 	for _, st := range errorStatuses(rt, d) {
 		r := openapi3.NewResponse().WithDescription(http.StatusText(st)).WithContent(openapi3.NewContentWithJSONSchemaRef(errRef))
 		if st == http.StatusTooManyRequests && d.RetryAfter {
-			r.Headers = openapi3.Headers{"Retry-After": {Ref: "#/components/headers/Retry-After"}}
+			header(r, "Retry-After")
+		}
+		if st == http.StatusConflict && d.Idempotent {
+			header(r, "Idempotent-Replayed")
+		}
+		if st == http.StatusRequestTimeout {
+			r.WithDescription("Request Timeout (the local server: the body was not received in time; API Gateway answers its own)")
+		}
+		if rt.Function == FnExecute {
+			header(r, OverheadHeader)
 		}
 		op.AddResponse(st, r)
 	}
@@ -404,21 +448,33 @@ func (g *schemaGen) gen(gen *openapi3gen.Generator, kind string, v any) (*openap
 // typeNames are the component names of types whose Go name is not the
 // client's (unexported request types, views).
 var typeNames = map[reflect.Type]string{
-	reflect.TypeFor[registerBody]():   "TenantInput",
-	reflect.TypeFor[agentBody]():      "AgentInput",
-	reflect.TypeFor[executeBody]():    "ExecuteInput",
-	reflect.TypeFor[chatBody]():       "ChatInput",
-	reflect.TypeFor[TenantView]():     "Tenant",
-	reflect.TypeFor[AgentView]():      "Agent",
-	reflect.TypeFor[KeyView]():        "Key",
-	reflect.TypeFor[tenancy.Result](): "ExecuteResult",
-	reflect.TypeFor[provider.Usage](): "TokenUsage",
-	reflect.TypeFor[ErrorBody]():      "Error",
-	reflect.TypeFor[chatRequest]():    "ChatCompletionRequest",
-	reflect.TypeFor[SessionView]():    "Session",
+	reflect.TypeFor[registerBody]():       "TenantInput",
+	reflect.TypeFor[agentBody]():          "AgentInput",
+	reflect.TypeFor[executeBody]():        "ExecuteInput",
+	reflect.TypeFor[chatBody]():           "ChatInput",
+	reflect.TypeFor[TenantView]():         "Tenant",
+	reflect.TypeFor[AgentView]():          "Agent",
+	reflect.TypeFor[KeyView]():            "Key",
+	reflect.TypeFor[tenancy.Result]():     "ExecuteResult",
+	reflect.TypeFor[provider.Usage]():     "TokenUsage",
+	reflect.TypeFor[ErrorBody]():          "Error",
+	reflect.TypeFor[chatRequest]():        "ChatCompletionRequest",
+	reflect.TypeFor[chatRequestMessage](): "ChatCompletionRequestMessage",
+	reflect.TypeFor[SessionView]():        "Session",
+}
+
+// inlined are the struct types whose schema is written where a field uses
+// it, not as a component: those only ever used as nullable fields.
+var inlined = map[reflect.Type]bool{
+	reflect.TypeFor[tenancy.OptionalMoney]():  true,
+	reflect.TypeFor[tenancy.OptionalString](): true,
+	reflect.TypeFor[chatStreamOptions]():      true,
 }
 
 func typeName(t reflect.Type) string {
+	if inlined[t] {
+		return "" // inlined where used: a component would lose the field's nullable (openapi3gen)
+	}
 	if n, ok := typeNames[t]; ok {
 		return n
 	}
@@ -434,10 +490,22 @@ var (
 	moneyType = reflect.TypeFor[tenancy.Money]()
 	timeType  = reflect.TypeFor[time.Time]()
 	codeType  = reflect.TypeFor[ErrorCode]()
+	classType = reflect.TypeFor[ErrorClass]()
 	optMoney  = reflect.TypeFor[tenancy.OptionalMoney]()
+	optString = reflect.TypeFor[tenancy.OptionalString]()
+	roleType  = reflect.TypeFor[auth.Role]()
 	// chatContentType is an OpenAI message's content: a string or parts.
 	chatContentType = reflect.TypeFor[chatContent]()
 )
+
+// openTypes are the request objects whose unknown fields are ignored
+// (DecodeOpenJSON): OpenAI's, whose SDKs send what the platform does not
+// implement. Every other struct is closed.
+var openTypes = map[reflect.Type]bool{
+	reflect.TypeFor[chatRequest]():        true,
+	reflect.TypeFor[chatRequestMessage](): true,
+	reflect.TypeFor[chatStreamOptions]():  true,
+}
 
 // requestBounds are the server's bounds on request fields, by JSON name
 // (for an array, on its items; the array's own bounds are under "[]name").
@@ -450,9 +518,14 @@ var requestBounds = map[string]func(*openapi3.Schema){
 	},
 	"max_queries_per_hour": func(s *openapi3.Schema) { s.WithMin(0).WithMax(tenancy.MaxQueriesPerHourCap) },
 	"max_cost_usd_per_day": func(s *openapi3.Schema) { s.WithMin(0).WithMax(tenancy.MaxMoney.Float()) },
-	"max_cost_usd_per_month": func(s *openapi3.Schema) {
-		s.WithMin(0).WithMax(tenancy.MaxMoney.Float())
-		s.Nullable = true
+	"openclaw_gateway_url": func(s *openapi3.Schema) {
+		s.WithPattern(`^(https?://.+)?$`).WithMaxLength(2048)
+		s.Description = "admin only: the tenant's own OpenClaw gateway, an http(s) URL; \"\" or null removes it"
+	},
+	"openclaw_gateway_token_secret": func(s *openapi3.Schema) {
+		s.WithPattern("^(" + strings.TrimSuffix(strings.TrimPrefix(tenancy.GatewayTokenSecretPattern, "^"), "$") + ")?$")
+		s.Description = "admin only: the secret holding the gateway's token, named " + tenancy.GatewayTokenSecretRule +
+			"; \"\" or null removes it"
 	},
 	"allowed_models":   func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
 	"allowed_tools":    func(s *openapi3.Schema) { s.WithPattern(tenancy.NamePattern) },
@@ -475,8 +548,14 @@ var requestBounds = map[string]func(*openapi3.Schema){
 		s.WithMinLength(1).WithMaxLength(tenancy.MaxQueryBytes)
 		s.Description = fmt.Sprintf("at most %d bytes of UTF-8", tenancy.MaxQueryBytes)
 	},
-	"session_id":        func(s *openapi3.Schema) { s.WithPattern(tenancy.SessionIDPattern) },
-	"user":              func(s *openapi3.Schema) { s.WithPattern(tenancy.SessionIDPattern) },
+	"session_id":            func(s *openapi3.Schema) { s.WithPattern(tenancy.SessionIDPattern) },
+	"user":                  func(s *openapi3.Schema) { s.WithPattern(tenancy.SessionIDPattern) },
+	"max_tokens":            func(s *openapi3.Schema) { s.WithMin(1) },
+	"max_completion_tokens": func(s *openapi3.Schema) { s.WithMin(1) },
+	"n":                     func(s *openapi3.Schema) { s.WithMin(1).WithMax(1) },
+	"role": func(s *openapi3.Schema) {
+		s.WithEnum("system", "developer", "user", "assistant")
+	},
 	"max_history_turns": func(s *openapi3.Schema) { s.WithMin(0).WithMax(tenancy.MaxHistoryTurnsLimit) },
 	"session_ttl_days":  func(s *openapi3.Schema) { s.WithMin(1).WithMax(tenancy.MaxSessionTTLDays) },
 	"timezone": func(s *openapi3.Schema) {
@@ -497,16 +576,28 @@ var responseFormats = map[string]func(*openapi3.Schema){
 	"usage_date": func(s *openapi3.Schema) { s.WithFormat("date") },
 	"period":     func(s *openapi3.Schema) { s.WithEnum("day", "month") },
 	"month":      func(s *openapi3.Schema) { s.WithPattern(`^[0-9]{4}-[0-9]{2}$`) },
+	"openclaw_gateway_token_secret": func(s *openapi3.Schema) {
+		s.WithPattern(tenancy.GatewayTokenSecretPattern)
+		s.Description = "admin key only (a tenant key never sees it)"
+	},
+	"openclaw_gateway_url": func(s *openapi3.Schema) { s.Description = "admin key only (a tenant key never sees it)" },
 }
 
 func customize(request bool, name string, t reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
 	switch {
-	case t == optMoney: // a patch's nullable amount: a number, or null to remove
+	case t == optMoney: // a patch's nullable amount: a number, or null to remove (inlined: typeName)
 		*s = *openapi3.NewFloat64Schema()
 		s.Format, s.Nullable = "", true
 		s.Description = "USD, an exact decimal (at most 9 decimals), or null for none"
-		s.Properties = openapi3.Schemas{} // non-nil: openapi3gen exports it as a component
 		s.WithMin(0).WithMax(tenancy.MaxMoney.Float())
+		return nil
+	case t == optString: // a patch's nullable string: null (or "") removes the setting (inlined: typeName)
+		*s = *openapi3.NewStringSchema()
+		s.Nullable = true
+		if f, ok := requestBounds[name]; ok {
+			f(s)
+		}
+		return nil
 	case t == moneyType:
 		s.Type, s.Format = &openapi3.Types{"number"}, "double"
 		s.Description = "USD, an exact decimal (integer nano-USD inside: at most 9 decimals)"
@@ -515,13 +606,17 @@ func customize(request bool, name string, t reflect.Type, tag reflect.StructTag,
 			Properties: openapi3.Schemas{}} // non-nil: openapi3gen exports it as a component
 	case t == codeType:
 		s.WithEnum(stringsToAny(ErrorCodes())...)
+	case t == classType:
+		s.WithEnum(stringsToAny(ErrorClasses)...)
+	case t == roleType: // GET /me: a key that passed is the admin's or a tenant's
+		s.WithEnum(string(auth.RoleAdmin), string(auth.RoleTenant))
 	case t.Kind() == reflect.Struct && t != timeType:
 		// A struct is a closed object; a response lists what it always has.
 		s.Type = &openapi3.Types{"object"}
 		if s.Properties == nil {
 			s.Properties = openapi3.Schemas{}
 		}
-		s.AdditionalProperties = openapi3.AdditionalProperties{Has: new(false)}
+		s.AdditionalProperties = openapi3.AdditionalProperties{Has: new(openTypes[t])}
 		s.Required = requiredFields(request, t)
 		for _, name := range s.Required { // a required request field may not be null either
 			if p := s.Properties[name]; request && p != nil && p.Value != nil {

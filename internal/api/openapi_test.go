@@ -130,6 +130,39 @@ func TestSchemasFromGoTypes(t *testing.T) {
 	eqv(t, "AgentInput required", ag.Required, []string{"agent_id"})
 	mo := ag.Properties["max_output_tokens"].Value
 	eqv(t, "max_output_tokens range", fmt.Sprint(*mo.Min, " ", *mo.Max), "1 200000")
+	// Fixes of the audit (issues 9, 10, 13): a null monthly budget, a
+	// null gateway, the gateway secret's shape, the roles, the error types,
+	// the open OpenAI request.
+	for _, name := range []string{"TenantInput", "TenantPatch"} {
+		p := schema(t, doc, name).Properties
+		m := p["max_cost_usd_per_month"].Value
+		eqv(t, name+" max_cost_usd_per_month", fmt.Sprint(p["max_cost_usd_per_month"].Ref == "", " ", typ(p["max_cost_usd_per_month"]), " ", m.Nullable, " ", *m.Min),
+			"true number true 0")
+		sec := p["openclaw_gateway_token_secret"].Value
+		eqv(t, name+" token secret", fmt.Sprint(sec.Nullable, " ", sec.Pattern),
+			"true ^(tenancy-[a-z][a-z0-9-]{0,19}/tenant-gateway/[A-Za-z0-9_+=.@-]{1,128})?$")
+		eqv(t, name+" gateway url nullable", p["openclaw_gateway_url"].Value.Nullable, true)
+	}
+	eqv(t, "no OptionalMoney component", doc.Components.Schemas["OptionalMoney"] == nil, true)
+	eqv(t, "Tenant token secret", schema(t, doc, "Tenant").Properties["openclaw_gateway_token_secret"].Value.Pattern,
+		tenancy.GatewayTokenSecretPattern)
+	eqv(t, "Me.role", schema(t, doc, "Me").Properties["role"].Value.Enum, []any{"admin", "tenant"})
+	eqv(t, "error type enum", schema(t, doc, "ErrorDetail").Properties["type"].Value.Enum, stringsToAny(ErrorClasses))
+	for st := 400; st < 600; st++ {
+		if !slices.Contains(ErrorClasses, ErrorType(st)) {
+			t.Errorf("ErrorType(%d) = %q is not in ErrorClasses", st, ErrorType(st))
+		}
+	}
+	cr := schema(t, doc, "ChatCompletionRequest")
+	eqv(t, "ChatCompletionRequest open", *cr.AdditionalProperties.Has, true)
+	eqv(t, "ChatCompletionRequest required", cr.Required, []string{"model", "messages"})
+	for _, f := range []string{"max_tokens", "max_completion_tokens"} {
+		eqv(t, f+" minimum", *cr.Properties[f].Value.Min, 1)
+	}
+	eqv(t, "stream_options nullable", cr.Properties["stream_options"].Value.Nullable, true)
+	msg := schema(t, doc, "ChatCompletionRequestMessage")
+	eqv(t, "message open", fmt.Sprint(*msg.AdditionalProperties.Has, msg.Required, msg.Properties["role"].Value.Enum),
+		"true [role] [system developer user assistant]")
 	ex := schema(t, doc, "ExecuteInput")
 	eqv(t, "ExecuteInput.query", fmt.Sprint(ex.Required, ex.Properties["query"].Value.Nullable, ex.Properties["query"].Value.MinLength),
 		"[query] false 1")
@@ -164,18 +197,41 @@ func TestOperations(t *testing.T) {
 	eqv(t, "history media types", hist.Get("text/csv") != nil && hist.Get("application/json") != nil, true)
 
 	ex := op("POST", "/tenants/{tenant_id}/agents/{agent_id}/execute")
-	eqv(t, "execute statuses", statuses(ex), []string{"200", "400", "401", "403", "404", "409", "413", "422", "429", "500", "502", "503", "504"})
+	eqv(t, "execute statuses", statuses(ex), []string{"200", "400", "401", "403", "404", "408", "409", "413", "422", "429", "500", "502", "503", "504"})
 	eqv(t, "execute Idempotency-Key", ex.Parameters.GetByInAndName("header", "Idempotency-Key") != nil, true)
 	eqv(t, "execute Retry-After required", ex.Responses.Status(429).Value.Headers["Retry-After"].Value.Required, true)
 	eqv(t, "execute Idempotent-Replayed", ex.Responses.Status(200).Value.Headers["Idempotent-Replayed"] != nil, true)
 	ag := op("POST", "/tenants/{tenant_id}/agents")
 	eqv(t, "create agent 429 has no Retry-After", ag.Responses.Status(429).Value.Headers["Retry-After"] == nil, true)
 	eqv(t, "create agent no Idempotency-Key", ag.Parameters.GetByInAndName("header", "Idempotency-Key") == nil, true)
-	eqv(t, "register statuses", statuses(op("POST", "/tenants")), []string{"201", "400", "401", "403", "409", "413", "500", "503"})
+	eqv(t, "register statuses", statuses(op("POST", "/tenants")), []string{"201", "400", "401", "403", "408", "409", "413", "500", "503"})
 	eqv(t, "revoke statuses", statuses(op("DELETE", "/tenants/{tenant_id}/keys/{key_id}")),
-		[]string{"204", "400", "401", "403", "404", "500", "503"})
+		[]string{"204", "400", "401", "403", "404", "408", "500", "503"})
 	eqv(t, "openapi.json public", len(*op("GET", "/openapi.json").Security), 0)
-	eqv(t, "openapi.json statuses", statuses(op("GET", "/openapi.json")), []string{"200", "500"})
+	eqv(t, "openapi.json statuses", statuses(op("GET", "/openapi.json")), []string{"200", "400", "408", "500"})
+	// The 409 of an idempotent route may be a replay (idempotency_response_too_large).
+	eqv(t, "execute 409 Idempotent-Replayed", ex.Responses.Status(409).Value.Headers["Idempotent-Replayed"] != nil, true)
+	eqv(t, "create agent 409 no Idempotent-Replayed", ag.Responses.Status(409).Value.Headers["Idempotent-Replayed"] == nil, true)
+	// The headers of the routes that call models.
+	headers := func(r *openapi3.ResponseRef) []string {
+		var out []string
+		for k, h := range r.Value.Headers {
+			out = append(out, fmt.Sprint(k, "=", h.Value.Required))
+		}
+		slices.Sort(out)
+		return out
+	}
+	cc := op("POST", "/v1/chat/completions")
+	eqv(t, "chat completion 200 headers", headers(cc.Responses.Status(200)),
+		[]string{"X-Session-Id=false", "X-Tenancy-Call-Id=true", "X-Tenancy-Cost-USD=false", "X-Tenancy-Overhead-Ms=false"})
+	eqv(t, "chat completion 429 headers", headers(cc.Responses.Status(429)), []string{"Retry-After=true", "X-Tenancy-Overhead-Ms=false"})
+	eqv(t, "chat completion X-Session-Id", cc.Parameters.GetByInAndName("header", "X-Session-Id").Schema.Value.Pattern,
+		tenancy.SessionIDPattern)
+	eqv(t, "execute 200 headers", headers(ex.Responses.Status(200)), []string{"Idempotent-Replayed=false", "X-Tenancy-Overhead-Ms=false"})
+	eqv(t, "execute 502 headers", headers(ex.Responses.Status(502)), []string{"X-Tenancy-Overhead-Ms=false"})
+	eqv(t, "models 200 headers", headers(op("GET", "/v1/models").Responses.Status(200)), []string{"X-Tenancy-Overhead-Ms=false"})
+	eqv(t, "usage 200 headers", headers(op("GET", "/tenants/{tenant_id}/usage").Responses.Status(200)), []string(nil))
+	eqv(t, "execute X-Session-Id", ex.Parameters.GetByInAndName("header", "X-Session-Id") == nil, true)
 	eqv(t, "tenant_id path pattern", op("GET", "/tenants/{tenant_id}").Parameters.GetByInAndName("path", "tenant_id").Schema.Value.Pattern,
 		tenancy.TenantIDPattern())
 }

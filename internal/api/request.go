@@ -76,15 +76,26 @@ func (r *request) decode(v any, optional bool) error {
 // DecodeJSON strictly decodes one JSON object into v: field names match
 // exactly (case-sensitive), a repeated key is refused, unknown fields are
 // refused, and numbers in untyped values (metadata) are kept exactly.
-func DecodeJSON(b []byte, v any) error {
+func DecodeJSON(b []byte, v any) error { return decodeJSON(b, v, false) }
+
+// DecodeOpenJSON is DecodeJSON for the OpenAI-compatible route: names still
+// match exactly and a repeated key is refused, but unknown fields are
+// ignored (OpenAI SDKs send temperature, top_p, ... that it does not
+// implement); a key that differs from a field's name only in case is
+// refused.
+func DecodeOpenJSON(b []byte, v any) error { return decodeJSON(b, v, true) }
+
+func decodeJSON(b []byte, v any, open bool) error {
 	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
 		return tenancy.Validationf("Request body must be a JSON object")
 	}
-	if err := checkExactKeys(b, v); err != nil {
+	if err := checkKeys(b, v, open); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
+	if !open {
+		dec.DisallowUnknownFields()
+	}
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -171,14 +182,14 @@ type ErrorBody struct {
 // ErrorDetail is an error's code (one of ErrorCodes), message, type (its
 // status's class in OpenAI's and Anthropic's words) and param (always null).
 type ErrorDetail struct {
-	Code    ErrorCode `json:"code"`
-	Message string    `json:"message"`
-	Type    string    `json:"type"`
-	Param   *string   `json:"param"`
+	Code    ErrorCode  `json:"code"`
+	Message string     `json:"message"`
+	Type    ErrorClass `json:"type"`
+	Param   *string    `json:"param"`
 }
 
 func (p problem) body() ErrorBody {
-	return ErrorBody{Error: ErrorDetail{Code: ErrorCode(p.code), Message: p.message, Type: ErrorType(p.status)}}
+	return ErrorBody{Error: ErrorDetail{Code: ErrorCode(p.code), Message: p.message, Type: ErrorClass(ErrorType(p.status))}}
 }
 
 func errorResponse(p problem) events.APIGatewayV2HTTPResponse {

@@ -359,8 +359,16 @@ func (h *Handler) execute(ctx context.Context, r *request) (int, any, error) {
 
 // SessionList is a page of an agent's sessions.
 type SessionList struct {
-	Sessions  []tenancy.SessionSummary `json:"sessions"`
-	NextToken *string                  `json:"next_token"`
+	Sessions  []SessionItem `json:"sessions"`
+	NextToken *string       `json:"next_token"`
+}
+
+// SessionItem is one session of a listing: its id (id, and session_id as
+// before), turns (the turns kept, at most the agent's max_history_turns),
+// total_turns (every turn ever appended), last_at, cost_usd, expires_at.
+type SessionItem struct {
+	ID string `json:"id"`
+	tenancy.SessionSummary
 }
 
 // SessionView is a session's transcript.
@@ -385,7 +393,10 @@ func (h *Handler) listSessions(ctx context.Context, r *request) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
-	out := SessionList{Sessions: page}
+	out := SessionList{Sessions: make([]SessionItem, 0, len(page))}
+	for _, ss := range page {
+		out.Sessions = append(out.Sessions, SessionItem{ID: ss.SessionID, SessionSummary: ss})
+	}
 	if next != "" {
 		out.NextToken = &next
 	}
@@ -467,8 +478,10 @@ type History struct {
 
 // HistoryColumns are the CSV export's columns, the JSON entries' keys
 // (with group=month the first column is "month").
+// overage_usd came last, after the first release's columns, which keep
+// their positions.
 var HistoryColumns = []string{"date", "queries", "cost_usd", "input_tokens", "output_tokens",
-	"cache_read_tokens", "cache_write_tokens", "failed_calls", "unsettled_reserved_usd", "price_versions", "by_model"}
+	"cache_read_tokens", "cache_write_tokens", "failed_calls", "unsettled_reserved_usd", "price_versions", "by_model", "overage_usd"}
 
 func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 	format, group := r.query("format"), r.query("group")
@@ -496,7 +509,7 @@ func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 	} else {
 		for _, d := range days {
 			rows = append(rows, tenancy.MonthUsage{Month: d.Date, Queries: d.Queries, Cost: d.Cost, Tokens: d.Tokens,
-				FailedCalls: d.FailedCalls, Unsettled: d.Unsettled, ByModel: d.ByModel, PriceVersions: d.PriceVersions,
+				FailedCalls: d.FailedCalls, Overage: d.Overage, Unsettled: d.Unsettled, ByModel: d.ByModel, PriceVersions: d.PriceVersions,
 				ByAgent: d.ByAgent})
 		}
 	}
@@ -515,7 +528,8 @@ func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 		_ = w.Write([]string{d.Month, strconv.FormatInt(d.Queries, 10), d.Cost.Decimal(),
 			strconv.FormatInt(d.Input, 10), strconv.FormatInt(d.Output, 10),
 			strconv.FormatInt(d.CacheRead, 10), strconv.FormatInt(d.CacheWrite, 10),
-			strconv.FormatInt(d.FailedCalls, 10), d.Unsettled.Decimal(), strings.Join(d.PriceVersions, " "), string(byModel)})
+			strconv.FormatInt(d.FailedCalls, 10), d.Unsettled.Decimal(), strings.Join(d.PriceVersions, " "), string(byModel),
+			d.Overage.Decimal()})
 	}
 	w.Flush()
 	return http.StatusOK, rawBody{contentType: "text/csv; charset=utf-8", body: sb.String()}, nil
@@ -524,14 +538,14 @@ func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 // Me is who a key belongs to: the admin, or a tenant (the console's sign-in
 // uses it to open a tenant key's own tenant).
 type Me struct {
-	Role     string `json:"role"`
-	TenantID string `json:"tenant_id,omitempty"`
-	KeyID    string `json:"key_id,omitempty"`
+	Role     auth.Role `json:"role"`
+	TenantID string    `json:"tenant_id,omitempty"`
+	KeyID    string    `json:"key_id,omitempty"`
 }
 
 func (h *Handler) me(_ context.Context, r *request) (int, any, error) {
 	p := r.principal
-	return http.StatusOK, Me{Role: string(p.Role), TenantID: p.TenantID, KeyID: p.KeyID}, nil
+	return http.StatusOK, Me{Role: p.Role, TenantID: p.TenantID, KeyID: p.KeyID}, nil
 }
 
 // consoleFile serves one of the console's embedded files with its security

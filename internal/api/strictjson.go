@@ -16,10 +16,17 @@ import (
 // "TENANT_ID":"b"} would register "b". Here every key of an object must be
 // unique, and every key of an object decoded into a struct must be one of
 // its JSON field names exactly. Syntax errors are left to the decoder.
-func checkExactKeys(b []byte, v any) error {
+func checkExactKeys(b []byte, v any) error { return checkKeys(b, v, false) }
+
+// checkKeys is checkExactKeys; with open set, a key that is not a field of
+// its struct is allowed (the decoder ignores it) unless it differs from a
+// field's name only in case, which encoding/json would match: the
+// OpenAI-compatible route ignores what it does not implement, never a
+// misspelt "Model".
+func checkKeys(b []byte, v any, open bool) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	err := walkValue(dec, reflect.TypeOf(v), "")
+	err := walkValue(dec, reflect.TypeOf(v), "", open)
 	var te *tenancy.Error
 	if errors.As(err, &te) {
 		return te
@@ -29,7 +36,7 @@ func checkExactKeys(b []byte, v any) error {
 
 // walkValue reads one JSON value from dec; t is the Go type it decodes into
 // (nil: unknown, only duplicates are checked).
-func walkValue(dec *json.Decoder, t reflect.Type, path string) error {
+func walkValue(dec *json.Decoder, t reflect.Type, path string, open bool) error {
 	for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface) {
 		if t.Kind() == reflect.Interface {
 			t = nil
@@ -52,7 +59,7 @@ func walkValue(dec *json.Decoder, t reflect.Type, path string) error {
 			elem = t.Elem()
 		}
 		for dec.More() {
-			if err := walkValue(dec, elem, path); err != nil {
+			if err := walkValue(dec, elem, path, open); err != nil {
 				return err
 			}
 		}
@@ -83,12 +90,21 @@ func walkValue(dec *json.Decoder, t reflect.Type, path string) error {
 			ft := elem
 			if fields != nil {
 				f, ok := fields[k]
-				if !ok {
+				switch {
+				case ok:
+					ft = f
+				case !open:
 					return tenancy.Validationf("Unknown field '%s'", name)
+				default:
+					for known := range fields {
+						if strings.EqualFold(known, k) {
+							return tenancy.Validationf("Field '%s' does not match '%s' (field names are case-sensitive)", name, known)
+						}
+					}
+					ft = nil // ignored by the decoder; only its duplicates are checked
 				}
-				ft = f
 			}
-			if err := walkValue(dec, ft, name); err != nil {
+			if err := walkValue(dec, ft, name, open); err != nil {
 				return err
 			}
 		}

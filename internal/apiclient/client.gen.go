@@ -36,6 +36,30 @@ func (e AlertPeriod) Valid() bool {
 	}
 }
 
+// Defines values for ChatCompletionRequestMessageRole.
+const (
+	Assistant ChatCompletionRequestMessageRole = "assistant"
+	Developer ChatCompletionRequestMessageRole = "developer"
+	System    ChatCompletionRequestMessageRole = "system"
+	User      ChatCompletionRequestMessageRole = "user"
+)
+
+// Valid indicates whether the value is a known member of the ChatCompletionRequestMessageRole enum.
+func (e ChatCompletionRequestMessageRole) Valid() bool {
+	switch e {
+	case Assistant:
+		return true
+	case Developer:
+		return true
+	case System:
+		return true
+	case User:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorDetailCode.
 const (
 	AgentExists                 ErrorDetailCode = "agent_exists"
@@ -56,6 +80,7 @@ const (
 	ProviderError               ErrorDetailCode = "provider_error"
 	ProviderTimeout             ErrorDetailCode = "provider_timeout"
 	QueryLimit                  ErrorDetailCode = "query_limit"
+	RequestTimeout              ErrorDetailCode = "request_timeout"
 	SessionNotFound             ErrorDetailCode = "session_not_found"
 	StoreUnavailable            ErrorDetailCode = "store_unavailable"
 	TenantExists                ErrorDetailCode = "tenant_exists"
@@ -106,6 +131,8 @@ func (e ErrorDetailCode) Valid() bool {
 		return true
 	case QueryLimit:
 		return true
+	case RequestTimeout:
+		return true
 	case SessionNotFound:
 		return true
 	case StoreUnavailable:
@@ -123,6 +150,63 @@ func (e ErrorDetailCode) Valid() bool {
 	case UnknownModel:
 		return true
 	case ValidationError:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErrorDetailType.
+const (
+	ApiError            ErrorDetailType = "api_error"
+	AuthenticationError ErrorDetailType = "authentication_error"
+	ConflictError       ErrorDetailType = "conflict_error"
+	InvalidRequestError ErrorDetailType = "invalid_request_error"
+	NotFoundError       ErrorDetailType = "not_found_error"
+	OverloadedError     ErrorDetailType = "overloaded_error"
+	PermissionError     ErrorDetailType = "permission_error"
+	RateLimitError      ErrorDetailType = "rate_limit_error"
+	RequestTooLarge     ErrorDetailType = "request_too_large"
+)
+
+// Valid indicates whether the value is a known member of the ErrorDetailType enum.
+func (e ErrorDetailType) Valid() bool {
+	switch e {
+	case ApiError:
+		return true
+	case AuthenticationError:
+		return true
+	case ConflictError:
+		return true
+	case InvalidRequestError:
+		return true
+	case NotFoundError:
+		return true
+	case OverloadedError:
+		return true
+	case PermissionError:
+		return true
+	case RateLimitError:
+		return true
+	case RequestTooLarge:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeRole.
+const (
+	MeRoleAdmin  MeRole = "admin"
+	MeRoleTenant MeRole = "tenant"
+)
+
+// Valid indicates whether the value is a known member of the MeRole enum.
+func (e MeRole) Valid() bool {
+	switch e {
+	case MeRoleAdmin:
+		return true
+	case MeRoleTenant:
 		return true
 	default:
 		return false
@@ -251,21 +335,33 @@ type ChatCompletion struct {
 
 // ChatCompletionRequest defines model for ChatCompletionRequest.
 type ChatCompletionRequest struct {
-	MaxCompletionTokens *int `json:"max_completion_tokens,omitempty"`
-	MaxTokens           *int `json:"max_tokens,omitempty"`
-	Messages            *[]struct {
-		// Content a string, or an array of text parts {type: text, text}
-		Content *ChatContent `json:"content,omitempty"`
-		Role    *string      `json:"role,omitempty"`
-	} `json:"messages,omitempty"`
-	Model         *string `json:"model,omitempty"`
-	N             *int    `json:"n,omitempty"`
-	Stream        *bool   `json:"stream,omitempty"`
-	StreamOptions *struct {
-		IncludeUsage *bool `json:"include_usage,omitempty"`
-	} `json:"stream_options,omitempty"`
-	User *string `json:"user,omitempty"`
+	MaxCompletionTokens  *int                                 `json:"max_completion_tokens,omitempty"`
+	MaxTokens            *int                                 `json:"max_tokens,omitempty"`
+	Messages             []ChatCompletionRequestMessage       `json:"messages"`
+	Model                string                               `json:"model"`
+	N                    *int                                 `json:"n,omitempty"`
+	Stream               *bool                                `json:"stream,omitempty"`
+	StreamOptions        *ChatCompletionRequest_StreamOptions `json:"stream_options,omitempty"`
+	User                 *string                              `json:"user,omitempty"`
+	AdditionalProperties map[string]interface{}               `json:"-"`
 }
+
+// ChatCompletionRequest_StreamOptions defines model for ChatCompletionRequest.StreamOptions.
+type ChatCompletionRequest_StreamOptions struct {
+	IncludeUsage         *bool                  `json:"include_usage,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// ChatCompletionRequestMessage defines model for ChatCompletionRequestMessage.
+type ChatCompletionRequestMessage struct {
+	// Content a string, or an array of text parts {type: text, text}
+	Content              *ChatContent                     `json:"content,omitempty"`
+	Role                 ChatCompletionRequestMessageRole `json:"role"`
+	AdditionalProperties map[string]interface{}           `json:"-"`
+}
+
+// ChatCompletionRequestMessageRole defines model for ChatCompletionRequestMessage.Role.
+type ChatCompletionRequestMessageRole string
 
 // ChatContent a string, or an array of text parts {type: text, text}
 type ChatContent = interface{}
@@ -330,11 +426,14 @@ type ErrorDetail struct {
 	Code    ErrorDetailCode `json:"code"`
 	Message string          `json:"message"`
 	Param   *string         `json:"param"`
-	Type    string          `json:"type"`
+	Type    ErrorDetailType `json:"type"`
 }
 
 // ErrorDetailCode defines model for ErrorDetail.Code.
 type ErrorDetailCode string
+
+// ErrorDetailType defines model for ErrorDetail.Type.
+type ErrorDetailType string
 
 // ExecuteInput defines model for ExecuteInput.
 type ExecuteInput struct {
@@ -378,9 +477,12 @@ type Key struct {
 // Me defines model for Me.
 type Me struct {
 	KeyId    *string `json:"key_id,omitempty"`
-	Role     string  `json:"role"`
+	Role     MeRole  `json:"role"`
 	TenantId *string `json:"tenant_id,omitempty"`
 }
+
+// MeRole defines model for Me.Role.
+type MeRole string
 
 // ModelList defines model for ModelList.
 type ModelList struct {
@@ -408,11 +510,14 @@ type MonthUsage struct {
 	CacheWriteTokens int64                 `json:"cache_write_tokens"`
 
 	// CostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
-	CostUsd       float64  `json:"cost_usd"`
-	FailedCalls   int64    `json:"failed_calls"`
-	InputTokens   int64    `json:"input_tokens"`
-	Month         string   `json:"month"`
-	OutputTokens  int64    `json:"output_tokens"`
+	CostUsd      float64 `json:"cost_usd"`
+	FailedCalls  int64   `json:"failed_calls"`
+	InputTokens  int64   `json:"input_tokens"`
+	Month        string  `json:"month"`
+	OutputTokens int64   `json:"output_tokens"`
+
+	// OverageUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
+	OverageUsd    float64  `json:"overage_usd"`
 	PriceVersions []string `json:"price_versions"`
 	Queries       int64    `json:"queries"`
 
@@ -427,9 +532,6 @@ type OpenAIModel struct {
 	Object  string `json:"object"`
 	OwnedBy string `json:"owned_by"`
 }
-
-// OptionalMoney USD, an exact decimal (at most 9 decimals), or null for none
-type OptionalMoney = float32
 
 // PromptTokensDetails defines model for PromptTokensDetails.
 type PromptTokensDetails struct {
@@ -451,21 +553,22 @@ type Session struct {
 	Turns      []Turn    `json:"turns"`
 }
 
-// SessionList defines model for SessionList.
-type SessionList struct {
-	NextToken *string          `json:"next_token"`
-	Sessions  []SessionSummary `json:"sessions"`
-}
-
-// SessionSummary defines model for SessionSummary.
-type SessionSummary struct {
+// SessionItem defines model for SessionItem.
+type SessionItem struct {
 	// CostUsd USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
 	CostUsd    float64   `json:"cost_usd"`
 	ExpiresAt  time.Time `json:"expires_at"`
+	Id         string    `json:"id"`
 	LastAt     time.Time `json:"last_at"`
 	SessionId  string    `json:"session_id"`
 	TotalTurns int64     `json:"total_turns"`
 	Turns      int       `json:"turns"`
+}
+
+// SessionList defines model for SessionList.
+type SessionList struct {
+	NextToken *string       `json:"next_token"`
+	Sessions  []SessionItem `json:"sessions"`
 }
 
 // Tenant defines model for Tenant.
@@ -483,17 +586,21 @@ type Tenant struct {
 	MaxCostUsdPerDay float64 `json:"max_cost_usd_per_day"`
 
 	// MaxCostUsdPerMonth USD, an exact decimal (integer nano-USD inside: at most 9 decimals)
-	MaxCostUsdPerMonth         *float64               `json:"max_cost_usd_per_month"`
-	MaxQueriesPerHour          int                    `json:"max_queries_per_hour"`
-	Metadata                   map[string]interface{} `json:"metadata"`
-	Name                       string                 `json:"name"`
-	OpenclawGatewayTokenSecret *string                `json:"openclaw_gateway_token_secret,omitempty"`
-	OpenclawGatewayUrl         *string                `json:"openclaw_gateway_url,omitempty"`
-	SessionTtlDays             int                    `json:"session_ttl_days"`
-	TenantId                   string                 `json:"tenant_id"`
-	Timezone                   string                 `json:"timezone"`
-	TimezoneEffectiveAt        *time.Time             `json:"timezone_effective_at,omitempty"`
-	UpdatedAt                  time.Time              `json:"updated_at"`
+	MaxCostUsdPerMonth *float64               `json:"max_cost_usd_per_month"`
+	MaxQueriesPerHour  int                    `json:"max_queries_per_hour"`
+	Metadata           map[string]interface{} `json:"metadata"`
+	Name               string                 `json:"name"`
+
+	// OpenclawGatewayTokenSecret admin key only (a tenant key never sees it)
+	OpenclawGatewayTokenSecret *string `json:"openclaw_gateway_token_secret,omitempty"`
+
+	// OpenclawGatewayUrl admin key only (a tenant key never sees it)
+	OpenclawGatewayUrl  *string    `json:"openclaw_gateway_url,omitempty"`
+	SessionTtlDays      int        `json:"session_ttl_days"`
+	TenantId            string     `json:"tenant_id"`
+	Timezone            string     `json:"timezone"`
+	TimezoneEffectiveAt *time.Time `json:"timezone_effective_at,omitempty"`
+	UpdatedAt           time.Time  `json:"updated_at"`
 }
 
 // TenantInput defines model for TenantInput.
@@ -507,16 +614,20 @@ type TenantInput struct {
 	MaxCostUsdPerDay *float64 `json:"max_cost_usd_per_day,omitempty"`
 
 	// MaxCostUsdPerMonth USD, an exact decimal (at most 9 decimals), or null for none
-	MaxCostUsdPerMonth *OptionalMoney `json:"max_cost_usd_per_month,omitempty"`
-	MaxQueriesPerHour  *int           `json:"max_queries_per_hour,omitempty"`
+	MaxCostUsdPerMonth *float32 `json:"max_cost_usd_per_month,omitempty"`
+	MaxQueriesPerHour  *int     `json:"max_queries_per_hour,omitempty"`
 
 	// Metadata any JSON object of at most 8192 bytes
-	Metadata                   *map[string]interface{} `json:"metadata,omitempty"`
-	Name                       *string                 `json:"name,omitempty"`
-	OpenclawGatewayTokenSecret *string                 `json:"openclaw_gateway_token_secret,omitempty"`
-	OpenclawGatewayUrl         *string                 `json:"openclaw_gateway_url,omitempty"`
-	SessionTtlDays             *int                    `json:"session_ttl_days,omitempty"`
-	TenantId                   string                  `json:"tenant_id"`
+	Metadata *map[string]interface{} `json:"metadata,omitempty"`
+	Name     *string                 `json:"name,omitempty"`
+
+	// OpenclawGatewayTokenSecret admin only: the secret holding the gateway's token, named tenancy-<stage>/tenant-gateway/<name> (stage ^[a-z][a-z0-9-]{0,19}$, name ^[A-Za-z0-9_+=.@-]{1,128}$); "" or null removes it
+	OpenclawGatewayTokenSecret *string `json:"openclaw_gateway_token_secret,omitempty"`
+
+	// OpenclawGatewayUrl admin only: the tenant's own OpenClaw gateway, an http(s) URL; "" or null removes it
+	OpenclawGatewayUrl *string `json:"openclaw_gateway_url,omitempty"`
+	SessionTtlDays     *int    `json:"session_ttl_days,omitempty"`
+	TenantId           string  `json:"tenant_id"`
 
 	// Timezone IANA time zone of the tenant's day (default UTC); a change takes effect at the next local midnight
 	Timezone *string `json:"timezone,omitempty"`
@@ -539,15 +650,19 @@ type TenantPatch struct {
 	MaxCostUsdPerDay *float64 `json:"max_cost_usd_per_day,omitempty"`
 
 	// MaxCostUsdPerMonth USD, an exact decimal (at most 9 decimals), or null for none
-	MaxCostUsdPerMonth *OptionalMoney `json:"max_cost_usd_per_month,omitempty"`
-	MaxQueriesPerHour  *int           `json:"max_queries_per_hour,omitempty"`
+	MaxCostUsdPerMonth *float32 `json:"max_cost_usd_per_month,omitempty"`
+	MaxQueriesPerHour  *int     `json:"max_queries_per_hour,omitempty"`
 
 	// Metadata any JSON object of at most 8192 bytes
-	Metadata                   *map[string]interface{} `json:"metadata,omitempty"`
-	Name                       *string                 `json:"name,omitempty"`
-	OpenclawGatewayTokenSecret *string                 `json:"openclaw_gateway_token_secret,omitempty"`
-	OpenclawGatewayUrl         *string                 `json:"openclaw_gateway_url,omitempty"`
-	SessionTtlDays             *int                    `json:"session_ttl_days,omitempty"`
+	Metadata *map[string]interface{} `json:"metadata,omitempty"`
+	Name     *string                 `json:"name,omitempty"`
+
+	// OpenclawGatewayTokenSecret admin only: the secret holding the gateway's token, named tenancy-<stage>/tenant-gateway/<name> (stage ^[a-z][a-z0-9-]{0,19}$, name ^[A-Za-z0-9_+=.@-]{1,128}$); "" or null removes it
+	OpenclawGatewayTokenSecret *string `json:"openclaw_gateway_token_secret,omitempty"`
+
+	// OpenclawGatewayUrl admin only: the tenant's own OpenClaw gateway, an http(s) URL; "" or null removes it
+	OpenclawGatewayUrl *string `json:"openclaw_gateway_url,omitempty"`
+	SessionTtlDays     *int    `json:"session_ttl_days,omitempty"`
 
 	// Timezone IANA time zone of the tenant's day (default UTC); a change takes effect at the next local midnight
 	Timezone *string `json:"timezone,omitempty"`
@@ -628,6 +743,9 @@ type UsageReport struct {
 // IdempotencyKey defines model for Idempotency-Key.
 type IdempotencyKey = string
 
+// XSessionId defines model for X-Session-Id.
+type XSessionId = string
+
 // ListTenantsParams defines parameters for ListTenants.
 type ListTenantsParams struct {
 	// Limit page size
@@ -685,6 +803,12 @@ type GetUsageHistoryParamsFormat string
 // GetUsageHistoryParamsGroup defines parameters for GetUsageHistory.
 type GetUsageHistoryParamsGroup string
 
+// CreateChatCompletionParams defines parameters for CreateChatCompletion.
+type CreateChatCompletionParams struct {
+	// XSessionId The session (conversation) of the call; it wins over the body's user
+	XSessionId *XSessionId `json:"X-Session-Id,omitempty"`
+}
+
 // RegisterTenantJSONRequestBody defines body for RegisterTenant for application/json ContentType.
 type RegisterTenantJSONRequestBody = TenantInput
 
@@ -702,6 +826,326 @@ type TenantChatJSONRequestBody = ChatInput
 
 // CreateChatCompletionJSONRequestBody defines body for CreateChatCompletion for application/json ContentType.
 type CreateChatCompletionJSONRequestBody = ChatCompletionRequest
+
+// Getter for additional properties for ChatCompletionRequest. Returns the specified
+// element and whether it was found
+func (a ChatCompletionRequest) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for ChatCompletionRequest
+func (a *ChatCompletionRequest) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for ChatCompletionRequest to handle AdditionalProperties
+func (a *ChatCompletionRequest) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["max_completion_tokens"]; found {
+		err = json.Unmarshal(raw, &a.MaxCompletionTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'max_completion_tokens': %w", err)
+		}
+		delete(object, "max_completion_tokens")
+	}
+
+	if raw, found := object["max_tokens"]; found {
+		err = json.Unmarshal(raw, &a.MaxTokens)
+		if err != nil {
+			return fmt.Errorf("error reading 'max_tokens': %w", err)
+		}
+		delete(object, "max_tokens")
+	}
+
+	if raw, found := object["messages"]; found {
+		err = json.Unmarshal(raw, &a.Messages)
+		if err != nil {
+			return fmt.Errorf("error reading 'messages': %w", err)
+		}
+		delete(object, "messages")
+	}
+
+	if raw, found := object["model"]; found {
+		err = json.Unmarshal(raw, &a.Model)
+		if err != nil {
+			return fmt.Errorf("error reading 'model': %w", err)
+		}
+		delete(object, "model")
+	}
+
+	if raw, found := object["n"]; found {
+		err = json.Unmarshal(raw, &a.N)
+		if err != nil {
+			return fmt.Errorf("error reading 'n': %w", err)
+		}
+		delete(object, "n")
+	}
+
+	if raw, found := object["stream"]; found {
+		err = json.Unmarshal(raw, &a.Stream)
+		if err != nil {
+			return fmt.Errorf("error reading 'stream': %w", err)
+		}
+		delete(object, "stream")
+	}
+
+	if raw, found := object["stream_options"]; found {
+		err = json.Unmarshal(raw, &a.StreamOptions)
+		if err != nil {
+			return fmt.Errorf("error reading 'stream_options': %w", err)
+		}
+		delete(object, "stream_options")
+	}
+
+	if raw, found := object["user"]; found {
+		err = json.Unmarshal(raw, &a.User)
+		if err != nil {
+			return fmt.Errorf("error reading 'user': %w", err)
+		}
+		delete(object, "user")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for ChatCompletionRequest to handle AdditionalProperties
+func (a ChatCompletionRequest) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.MaxCompletionTokens != nil {
+		object["max_completion_tokens"], err = json.Marshal(a.MaxCompletionTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'max_completion_tokens': %w", err)
+		}
+	}
+
+	if a.MaxTokens != nil {
+		object["max_tokens"], err = json.Marshal(a.MaxTokens)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'max_tokens': %w", err)
+		}
+	}
+
+	if a.Messages != nil {
+		object["messages"], err = json.Marshal(a.Messages)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'messages': %w", err)
+		}
+	}
+
+	object["model"], err = json.Marshal(a.Model)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'model': %w", err)
+	}
+
+	if a.N != nil {
+		object["n"], err = json.Marshal(a.N)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'n': %w", err)
+		}
+	}
+
+	if a.Stream != nil {
+		object["stream"], err = json.Marshal(a.Stream)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'stream': %w", err)
+		}
+	}
+
+	if a.StreamOptions != nil {
+		object["stream_options"], err = json.Marshal(a.StreamOptions)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'stream_options': %w", err)
+		}
+	}
+
+	if a.User != nil {
+		object["user"], err = json.Marshal(a.User)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'user': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for ChatCompletionRequest_StreamOptions. Returns the specified
+// element and whether it was found
+func (a ChatCompletionRequest_StreamOptions) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for ChatCompletionRequest_StreamOptions
+func (a *ChatCompletionRequest_StreamOptions) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for ChatCompletionRequest_StreamOptions to handle AdditionalProperties
+func (a *ChatCompletionRequest_StreamOptions) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["include_usage"]; found {
+		err = json.Unmarshal(raw, &a.IncludeUsage)
+		if err != nil {
+			return fmt.Errorf("error reading 'include_usage': %w", err)
+		}
+		delete(object, "include_usage")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for ChatCompletionRequest_StreamOptions to handle AdditionalProperties
+func (a ChatCompletionRequest_StreamOptions) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.IncludeUsage != nil {
+		object["include_usage"], err = json.Marshal(a.IncludeUsage)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'include_usage': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for ChatCompletionRequestMessage. Returns the specified
+// element and whether it was found
+func (a ChatCompletionRequestMessage) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for ChatCompletionRequestMessage
+func (a *ChatCompletionRequestMessage) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for ChatCompletionRequestMessage to handle AdditionalProperties
+func (a *ChatCompletionRequestMessage) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["content"]; found {
+		err = json.Unmarshal(raw, &a.Content)
+		if err != nil {
+			return fmt.Errorf("error reading 'content': %w", err)
+		}
+		delete(object, "content")
+	}
+
+	if raw, found := object["role"]; found {
+		err = json.Unmarshal(raw, &a.Role)
+		if err != nil {
+			return fmt.Errorf("error reading 'role': %w", err)
+		}
+		delete(object, "role")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for ChatCompletionRequestMessage to handle AdditionalProperties
+func (a ChatCompletionRequestMessage) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Content != nil {
+		object["content"], err = json.Marshal(a.Content)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'content': %w", err)
+		}
+	}
+
+	object["role"], err = json.Marshal(a.Role)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'role': %w", err)
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -957,14 +1401,14 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
-	CreateChatCompletionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateChatCompletionWithBody(ctx context.Context, params *CreateChatCompletionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateChatCompletion OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a session; stream: true answers chat.completion.chunk events then [DONE])
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
-	CreateChatCompletion(ctx context.Context, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateChatCompletion(ctx context.Context, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListModels OpenAI-compatible list of the tenant's agents as models (tenant key)
 	//
@@ -1462,8 +1906,8 @@ func (c *Client) GetUsageHistory(ctx context.Context, tenantId string, params *G
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
-func (c *Client) CreateChatCompletionWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateChatCompletionRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateChatCompletionWithBody(ctx context.Context, params *CreateChatCompletionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChatCompletionRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1479,8 +1923,8 @@ func (c *Client) CreateChatCompletionWithBody(ctx context.Context, contentType s
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
-func (c *Client) CreateChatCompletion(ctx context.Context, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateChatCompletionRequest(c.Server, body)
+func (c *Client) CreateChatCompletion(ctx context.Context, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChatCompletionRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2680,18 +3124,18 @@ func NewGetUsageHistoryRequest(server string, tenantId string, params *GetUsageH
 }
 
 // NewCreateChatCompletionRequest calls the generic CreateChatCompletion builder with application/json body
-func NewCreateChatCompletionRequest(server string, body CreateChatCompletionJSONRequestBody) (*http.Request, error) {
+func NewCreateChatCompletionRequest(server string, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateChatCompletionRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateChatCompletionRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateChatCompletionRequestWithBody constructs an http.Request for the CreateChatCompletion method, with any body, and a specified content type
-func NewCreateChatCompletionRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateChatCompletionRequestWithBody(server string, params *CreateChatCompletionParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -2715,6 +3159,21 @@ func NewCreateChatCompletionRequestWithBody(server string, contentType string, b
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.XSessionId != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Session-Id", *params.XSessionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Session-Id", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -3012,14 +3471,14 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
-	CreateChatCompletionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error)
+	CreateChatCompletionWithBodyWithResponse(ctx context.Context, params *CreateChatCompletionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error)
 
 	// CreateChatCompletionWithResponse OpenAI-compatible chat completion (tenant key; model is an agent's short id; user or X-Session-Id selects a session; stream: true answers chat.completion.chunk events then [DONE])
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
-	CreateChatCompletionWithResponse(ctx context.Context, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error)
+	CreateChatCompletionWithResponse(ctx context.Context, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error)
 
 	// ListModelsWithResponse OpenAI-compatible list of the tenant's agents as models (tenant key)
 	//
@@ -3032,8 +3491,22 @@ type ClientWithResponsesInterface interface {
 type GetConsoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetConsoleResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetConsoleResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3073,8 +3546,22 @@ func (r GetConsoleResponse) ContentType() string {
 type GetConsoleStylesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetConsoleStylesResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetConsoleStylesResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3114,8 +3601,22 @@ func (r GetConsoleStylesResponse) ContentType() string {
 type GetConsoleScriptResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetConsoleScriptResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetConsoleScriptResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3157,10 +3658,14 @@ type WhoAmIResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *Me
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3172,6 +3677,11 @@ func (r WhoAmIResponse) GetJSON200() *Me {
 	return r.JSON200
 }
 
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r WhoAmIResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r WhoAmIResponse) GetJSON401() *Error {
 	return r.JSON401
@@ -3180,6 +3690,11 @@ func (r WhoAmIResponse) GetJSON401() *Error {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r WhoAmIResponse) GetJSON403() *Error {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r WhoAmIResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3226,6 +3741,10 @@ type GetOpenAPIResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *map[string]interface{}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 }
@@ -3233,6 +3752,16 @@ type GetOpenAPIResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetOpenAPIResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetOpenAPIResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetOpenAPIResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3280,6 +3809,8 @@ type ListTenantsResponse struct {
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3304,6 +3835,11 @@ func (r ListTenantsResponse) GetJSON401() *Error {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListTenantsResponse) GetJSON403() *Error {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ListTenantsResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3356,6 +3892,8 @@ type RegisterTenantResponse struct {
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -3384,6 +3922,11 @@ func (r RegisterTenantResponse) GetJSON401() *Error {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r RegisterTenantResponse) GetJSON403() *Error {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RegisterTenantResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -3448,6 +3991,8 @@ type GetTenantResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3477,6 +4022,11 @@ func (r GetTenantResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetTenantResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetTenantResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3531,6 +4081,8 @@ type UpdateTenantResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -3562,6 +4114,11 @@ func (r UpdateTenantResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r UpdateTenantResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r UpdateTenantResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -3621,6 +4178,8 @@ type ActivateTenantResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -3652,6 +4211,11 @@ func (r ActivateTenantResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ActivateTenantResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ActivateTenantResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -3711,6 +4275,8 @@ type ListAgentsResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3740,6 +4306,11 @@ func (r ListAgentsResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListAgentsResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ListAgentsResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3794,6 +4365,8 @@ type CreateAgentResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -3829,6 +4402,11 @@ func (r CreateAgentResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateAgentResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateAgentResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -3896,6 +4474,8 @@ type DeleteAgentResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -3920,6 +4500,11 @@ func (r DeleteAgentResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteAgentResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r DeleteAgentResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -3974,6 +4559,8 @@ type GetAgentResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4003,6 +4590,11 @@ func (r GetAgentResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetAgentResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetAgentResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4047,11 +4639,74 @@ func (r GetAgentResponse) ContentType() string {
 // ExecuteAgentResponse200Headers the declared response headers of an HTTP 200 response for ExecuteAgent
 type ExecuteAgentResponse200Headers struct {
 	IdempotentReplayed *string
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse400Headers the declared response headers of an HTTP 400 response for ExecuteAgent
+type ExecuteAgentResponse400Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse401Headers the declared response headers of an HTTP 401 response for ExecuteAgent
+type ExecuteAgentResponse401Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse403Headers the declared response headers of an HTTP 403 response for ExecuteAgent
+type ExecuteAgentResponse403Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse404Headers the declared response headers of an HTTP 404 response for ExecuteAgent
+type ExecuteAgentResponse404Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse408Headers the declared response headers of an HTTP 408 response for ExecuteAgent
+type ExecuteAgentResponse408Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse409Headers the declared response headers of an HTTP 409 response for ExecuteAgent
+type ExecuteAgentResponse409Headers struct {
+	IdempotentReplayed *string
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse413Headers the declared response headers of an HTTP 413 response for ExecuteAgent
+type ExecuteAgentResponse413Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse422Headers the declared response headers of an HTTP 422 response for ExecuteAgent
+type ExecuteAgentResponse422Headers struct {
+	XTenancyOverheadMs *string
 }
 
 // ExecuteAgentResponse429Headers the declared response headers of an HTTP 429 response for ExecuteAgent
 type ExecuteAgentResponse429Headers struct {
-	RetryAfter int
+	RetryAfter         int
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse500Headers the declared response headers of an HTTP 500 response for ExecuteAgent
+type ExecuteAgentResponse500Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse502Headers the declared response headers of an HTTP 502 response for ExecuteAgent
+type ExecuteAgentResponse502Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse503Headers the declared response headers of an HTTP 503 response for ExecuteAgent
+type ExecuteAgentResponse503Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ExecuteAgentResponse504Headers the declared response headers of an HTTP 504 response for ExecuteAgent
+type ExecuteAgentResponse504Headers struct {
+	XTenancyOverheadMs *string
 }
 
 type ExecuteAgentResponse struct {
@@ -4067,6 +4722,8 @@ type ExecuteAgentResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -4085,8 +4742,32 @@ type ExecuteAgentResponse struct {
 	JSON504 *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *ExecuteAgentResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ExecuteAgentResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ExecuteAgentResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ExecuteAgentResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ExecuteAgentResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *ExecuteAgentResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ExecuteAgentResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ExecuteAgentResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ExecuteAgentResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ExecuteAgentResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ExecuteAgentResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *ExecuteAgentResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExecuteAgentResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *ExecuteAgentResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4112,6 +4793,11 @@ func (r ExecuteAgentResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ExecuteAgentResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ExecuteAgentResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -4196,6 +4882,8 @@ type ListSessionsResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4225,6 +4913,11 @@ func (r ListSessionsResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListSessionsResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ListSessionsResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4277,6 +4970,8 @@ type DeleteSessionResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4301,6 +4996,11 @@ func (r DeleteSessionResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteSessionResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r DeleteSessionResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4355,6 +5055,8 @@ type GetSessionResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4384,6 +5086,11 @@ func (r GetSessionResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetSessionResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetSessionResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4438,6 +5145,8 @@ type ListAlertsResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4467,6 +5176,11 @@ func (r ListAlertsResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ListAlertsResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ListAlertsResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4511,11 +5225,74 @@ func (r ListAlertsResponse) ContentType() string {
 // TenantChatResponse200Headers the declared response headers of an HTTP 200 response for TenantChat
 type TenantChatResponse200Headers struct {
 	IdempotentReplayed *string
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse400Headers the declared response headers of an HTTP 400 response for TenantChat
+type TenantChatResponse400Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse401Headers the declared response headers of an HTTP 401 response for TenantChat
+type TenantChatResponse401Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse403Headers the declared response headers of an HTTP 403 response for TenantChat
+type TenantChatResponse403Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse404Headers the declared response headers of an HTTP 404 response for TenantChat
+type TenantChatResponse404Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse408Headers the declared response headers of an HTTP 408 response for TenantChat
+type TenantChatResponse408Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse409Headers the declared response headers of an HTTP 409 response for TenantChat
+type TenantChatResponse409Headers struct {
+	IdempotentReplayed *string
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse413Headers the declared response headers of an HTTP 413 response for TenantChat
+type TenantChatResponse413Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse422Headers the declared response headers of an HTTP 422 response for TenantChat
+type TenantChatResponse422Headers struct {
+	XTenancyOverheadMs *string
 }
 
 // TenantChatResponse429Headers the declared response headers of an HTTP 429 response for TenantChat
 type TenantChatResponse429Headers struct {
-	RetryAfter int
+	RetryAfter         int
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse500Headers the declared response headers of an HTTP 500 response for TenantChat
+type TenantChatResponse500Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse502Headers the declared response headers of an HTTP 502 response for TenantChat
+type TenantChatResponse502Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse503Headers the declared response headers of an HTTP 503 response for TenantChat
+type TenantChatResponse503Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// TenantChatResponse504Headers the declared response headers of an HTTP 504 response for TenantChat
+type TenantChatResponse504Headers struct {
+	XTenancyOverheadMs *string
 }
 
 type TenantChatResponse struct {
@@ -4531,6 +5308,8 @@ type TenantChatResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON409 the response for an HTTP 409 `application/json` response
 	JSON409 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
@@ -4549,8 +5328,32 @@ type TenantChatResponse struct {
 	JSON504 *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *TenantChatResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *TenantChatResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *TenantChatResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *TenantChatResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *TenantChatResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *TenantChatResponse408Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *TenantChatResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *TenantChatResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *TenantChatResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *TenantChatResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *TenantChatResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *TenantChatResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TenantChatResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *TenantChatResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4576,6 +5379,11 @@ func (r TenantChatResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r TenantChatResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r TenantChatResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
@@ -4660,6 +5468,8 @@ type DeactivateTenantResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -4691,6 +5501,11 @@ func (r DeactivateTenantResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeactivateTenantResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r DeactivateTenantResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -4750,6 +5565,8 @@ type CreateTenantKeyResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -4781,6 +5598,11 @@ func (r CreateTenantKeyResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateTenantKeyResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateTenantKeyResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -4838,6 +5660,8 @@ type RevokeTenantKeyResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -4862,6 +5686,11 @@ func (r RevokeTenantKeyResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r RevokeTenantKeyResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r RevokeTenantKeyResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -4916,6 +5745,8 @@ type ResetTenantUsageResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
@@ -4947,6 +5778,11 @@ func (r ResetTenantUsageResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r ResetTenantUsageResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ResetTenantUsageResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -5006,6 +5842,8 @@ type GetUsageResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -5035,6 +5873,11 @@ func (r GetUsageResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetUsageResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetUsageResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5089,6 +5932,8 @@ type GetUsageHistoryResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
@@ -5118,6 +5963,11 @@ func (r GetUsageHistoryResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r GetUsageHistoryResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r GetUsageHistoryResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5159,9 +6009,68 @@ func (r GetUsageHistoryResponse) ContentType() string {
 	return ""
 }
 
+// CreateChatCompletionResponse200Headers the declared response headers of an HTTP 200 response for CreateChatCompletion
+type CreateChatCompletionResponse200Headers struct {
+	XSessionId         *string
+	XTenancyCallId     string
+	XTenancyCostUSD    *string
+	XTenancyOverheadMs *string
+}
+
+// CreateChatCompletionResponse400Headers the declared response headers of an HTTP 400 response for CreateChatCompletion
+type CreateChatCompletionResponse400Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// CreateChatCompletionResponse401Headers the declared response headers of an HTTP 401 response for CreateChatCompletion
+type CreateChatCompletionResponse401Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// CreateChatCompletionResponse403Headers the declared response headers of an HTTP 403 response for CreateChatCompletion
+type CreateChatCompletionResponse403Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// CreateChatCompletionResponse404Headers the declared response headers of an HTTP 404 response for CreateChatCompletion
+type CreateChatCompletionResponse404Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// CreateChatCompletionResponse408Headers the declared response headers of an HTTP 408 response for CreateChatCompletion
+type CreateChatCompletionResponse408Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// CreateChatCompletionResponse413Headers the declared response headers of an HTTP 413 response for CreateChatCompletion
+type CreateChatCompletionResponse413Headers struct {
+	XTenancyOverheadMs *string
+}
+
 // CreateChatCompletionResponse429Headers the declared response headers of an HTTP 429 response for CreateChatCompletion
 type CreateChatCompletionResponse429Headers struct {
-	RetryAfter int
+	RetryAfter         int
+	XTenancyOverheadMs *string
+}
+
+// CreateChatCompletionResponse500Headers the declared response headers of an HTTP 500 response for CreateChatCompletion
+type CreateChatCompletionResponse500Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// CreateChatCompletionResponse502Headers the declared response headers of an HTTP 502 response for CreateChatCompletion
+type CreateChatCompletionResponse502Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// CreateChatCompletionResponse503Headers the declared response headers of an HTTP 503 response for CreateChatCompletion
+type CreateChatCompletionResponse503Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// CreateChatCompletionResponse504Headers the declared response headers of an HTTP 504 response for CreateChatCompletion
+type CreateChatCompletionResponse504Headers struct {
+	XTenancyOverheadMs *string
 }
 
 type CreateChatCompletionResponse struct {
@@ -5177,6 +6086,8 @@ type CreateChatCompletionResponse struct {
 	JSON403 *Error
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *Error
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -5189,8 +6100,30 @@ type CreateChatCompletionResponse struct {
 	JSON503 *Error
 	// JSON504 the response for an HTTP 504 `application/json` response
 	JSON504 *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateChatCompletionResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateChatCompletionResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateChatCompletionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateChatCompletionResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CreateChatCompletionResponse404Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *CreateChatCompletionResponse408Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateChatCompletionResponse413Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateChatCompletionResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *CreateChatCompletionResponse500Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *CreateChatCompletionResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateChatCompletionResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *CreateChatCompletionResponse504Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5216,6 +6149,11 @@ func (r CreateChatCompletionResponse) GetJSON403() *Error {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r CreateChatCompletionResponse) GetJSON404() *Error {
 	return r.JSON404
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r CreateChatCompletionResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
@@ -5277,24 +6215,82 @@ func (r CreateChatCompletionResponse) ContentType() string {
 	return ""
 }
 
+// ListModelsResponse200Headers the declared response headers of an HTTP 200 response for ListModels
+type ListModelsResponse200Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ListModelsResponse400Headers the declared response headers of an HTTP 400 response for ListModels
+type ListModelsResponse400Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ListModelsResponse401Headers the declared response headers of an HTTP 401 response for ListModels
+type ListModelsResponse401Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ListModelsResponse403Headers the declared response headers of an HTTP 403 response for ListModels
+type ListModelsResponse403Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ListModelsResponse408Headers the declared response headers of an HTTP 408 response for ListModels
+type ListModelsResponse408Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ListModelsResponse500Headers the declared response headers of an HTTP 500 response for ListModels
+type ListModelsResponse500Headers struct {
+	XTenancyOverheadMs *string
+}
+
+// ListModelsResponse503Headers the declared response headers of an HTTP 503 response for ListModels
+type ListModelsResponse503Headers struct {
+	XTenancyOverheadMs *string
+}
+
 type ListModelsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ModelList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
 	JSON403 *Error
+	// JSON408 the response for an HTTP 408 `application/json` response
+	JSON408 *Error
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *Error
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListModelsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListModelsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListModelsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListModelsResponse403Headers
+	// Headers408 the parsed response headers for an HTTP 408 response
+	Headers408 *ListModelsResponse408Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *ListModelsResponse500Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListModelsResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r ListModelsResponse) GetJSON200() *ModelList {
 	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListModelsResponse) GetJSON400() *Error {
+	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
@@ -5305,6 +6301,11 @@ func (r ListModelsResponse) GetJSON401() *Error {
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
 func (r ListModelsResponse) GetJSON403() *Error {
 	return r.JSON403
+}
+
+// GetJSON408 returns the response for an HTTP 408 `application/json` response
+func (r ListModelsResponse) GetJSON408() *Error {
+	return r.JSON408
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
@@ -5754,8 +6755,8 @@ func (c *ClientWithResponses) GetUsageHistoryWithResponse(ctx context.Context, t
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
-func (c *ClientWithResponses) CreateChatCompletionWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error) {
-	rsp, err := c.CreateChatCompletionWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateChatCompletionWithBodyWithResponse(ctx context.Context, params *CreateChatCompletionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error) {
+	rsp, err := c.CreateChatCompletionWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5767,8 +6768,8 @@ func (c *ClientWithResponses) CreateChatCompletionWithBodyWithResponse(ctx conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/chat/completions (the `CreateChatCompletion` operationId).
-func (c *ClientWithResponses) CreateChatCompletionWithResponse(ctx context.Context, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error) {
-	rsp, err := c.CreateChatCompletion(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateChatCompletionWithResponse(ctx context.Context, params *CreateChatCompletionParams, body CreateChatCompletionJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChatCompletionResponse, error) {
+	rsp, err := c.CreateChatCompletion(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -5802,6 +6803,20 @@ func ParseGetConsoleResponse(rsp *http.Response) (*GetConsoleResponse, error) {
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5828,6 +6843,20 @@ func ParseGetConsoleStylesResponse(rsp *http.Response) (*GetConsoleStylesRespons
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5854,6 +6883,20 @@ func ParseGetConsoleScriptResponse(rsp *http.Response) (*GetConsoleScriptRespons
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5887,6 +6930,13 @@ func ParseWhoAmIResponse(rsp *http.Response) (*WhoAmIResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -5900,6 +6950,13 @@ func ParseWhoAmIResponse(rsp *http.Response) (*WhoAmIResponse, error) {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
@@ -5940,6 +6997,20 @@ func ParseGetOpenAPIResponse(rsp *http.Response) (*GetOpenAPIResponse, error) {
 			return nil, err
 		}
 		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
@@ -5994,6 +7065,13 @@ func ParseListTenantsResponse(rsp *http.Response) (*ListTenantsResponse, error) 
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
@@ -6055,6 +7133,13 @@ func ParseRegisterTenantResponse(rsp *http.Response) (*RegisterTenantResponse, e
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Error
@@ -6138,6 +7223,13 @@ func ParseGetTenantResponse(rsp *http.Response) (*GetTenantResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6205,6 +7297,13 @@ func ParseUpdateTenantResponse(rsp *http.Response) (*UpdateTenantResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -6281,6 +7380,13 @@ func ParseActivateTenantResponse(rsp *http.Response) (*ActivateTenantResponse, e
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6356,6 +7462,13 @@ func ParseListAgentsResponse(rsp *http.Response) (*ListAgentsResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6423,6 +7536,13 @@ func ParseCreateAgentResponse(rsp *http.Response) (*CreateAgentResponse, error) 
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Error
@@ -6509,6 +7629,13 @@ func ParseDeleteAgentResponse(rsp *http.Response) (*DeleteAgentResponse, error) 
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6577,6 +7704,13 @@ func ParseGetAgentResponse(rsp *http.Response) (*GetAgentResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6644,6 +7778,13 @@ func ParseExecuteAgentResponse(rsp *http.Response) (*ExecuteAgentResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Error
@@ -6716,7 +7857,101 @@ func ParseExecuteAgentResponse(rsp *http.Response) (*ExecuteAgentResponse, error
 			}
 			headers.IdempotentReplayed = &value
 		}
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ExecuteAgentResponse400Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ExecuteAgentResponse401Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ExecuteAgentResponse403Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers ExecuteAgentResponse404Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers ExecuteAgentResponse408Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers ExecuteAgentResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers ExecuteAgentResponse413Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers ExecuteAgentResponse422Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers ExecuteAgentResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -6726,7 +7961,54 @@ func ParseExecuteAgentResponse(rsp *http.Response) (*ExecuteAgentResponse, error
 			}
 			headers.RetryAfter = value
 		}
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers ExecuteAgentResponse500Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers ExecuteAgentResponse502Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExecuteAgentResponse503Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers ExecuteAgentResponse504Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -6780,6 +8062,13 @@ func ParseListSessionsResponse(rsp *http.Response) (*ListSessionsResponse, error
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
@@ -6844,6 +8133,13 @@ func ParseDeleteSessionResponse(rsp *http.Response) (*DeleteSessionResponse, err
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
@@ -6913,6 +8209,13 @@ func ParseGetSessionResponse(rsp *http.Response) (*GetSessionResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6980,6 +8283,13 @@ func ParseListAlertsResponse(rsp *http.Response) (*ListAlertsResponse, error) {
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
@@ -7049,6 +8359,13 @@ func ParseTenantChatResponse(rsp *http.Response) (*TenantChatResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7117,7 +8434,101 @@ func ParseTenantChatResponse(rsp *http.Response) (*TenantChatResponse, error) {
 			}
 			headers.IdempotentReplayed = &value
 		}
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers TenantChatResponse400Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers TenantChatResponse401Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers TenantChatResponse403Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers TenantChatResponse404Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers TenantChatResponse408Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 409:
+		var headers TenantChatResponse409Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers TenantChatResponse413Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers TenantChatResponse422Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers TenantChatResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7127,7 +8538,54 @@ func ParseTenantChatResponse(rsp *http.Response) (*TenantChatResponse, error) {
 			}
 			headers.RetryAfter = value
 		}
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers TenantChatResponse500Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers TenantChatResponse502Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers TenantChatResponse503Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers TenantChatResponse504Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -7181,6 +8639,13 @@ func ParseDeactivateTenantResponse(rsp *http.Response) (*DeactivateTenantRespons
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -7257,6 +8722,13 @@ func ParseCreateTenantKeyResponse(rsp *http.Response) (*CreateTenantKeyResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7328,6 +8800,13 @@ func ParseRevokeTenantKeyResponse(rsp *http.Response) (*RevokeTenantKeyResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7395,6 +8874,13 @@ func ParseResetTenantUsageResponse(rsp *http.Response) (*ResetTenantUsageRespons
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
@@ -7471,6 +8957,13 @@ func ParseGetUsageResponse(rsp *http.Response) (*GetUsageResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7538,6 +9031,13 @@ func ParseGetUsageHistoryResponse(rsp *http.Response) (*GetUsageHistoryResponse,
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
@@ -7610,6 +9110,13 @@ func ParseCreateChatCompletionResponse(rsp *http.Response) (*CreateChatCompletio
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7658,6 +9165,97 @@ func ParseCreateChatCompletionResponse(rsp *http.Response) (*CreateChatCompletio
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateChatCompletionResponse200Headers
+		if values := rsp.Header.Values("X-Session-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Session-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XSessionId = &value
+		}
+		if values := rsp.Header.Values("X-Tenancy-Call-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Call-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyCallId = value
+		}
+		if values := rsp.Header.Values("X-Tenancy-Cost-USD"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Cost-USD", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyCostUSD = &value
+		}
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers CreateChatCompletionResponse400Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateChatCompletionResponse401Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateChatCompletionResponse403Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers CreateChatCompletionResponse404Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 408:
+		var headers CreateChatCompletionResponse408Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateChatCompletionResponse413Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers413 = &headers
 	case rsp.StatusCode == 429:
 		var headers CreateChatCompletionResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -7667,7 +9265,54 @@ func ParseCreateChatCompletionResponse(rsp *http.Response) (*CreateChatCompletio
 			}
 			headers.RetryAfter = value
 		}
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers CreateChatCompletionResponse500Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 502:
+		var headers CreateChatCompletionResponse502Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateChatCompletionResponse503Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers CreateChatCompletionResponse504Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers504 = &headers
 	}
 
 	return response, nil
@@ -7694,6 +9339,13 @@ func ParseListModelsResponse(rsp *http.Response) (*ListModelsResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7707,6 +9359,13 @@ func ParseListModelsResponse(rsp *http.Response) (*ListModelsResponse, error) {
 			return nil, err
 		}
 		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 408:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON408 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest Error
@@ -7722,6 +9381,79 @@ func ParseListModelsResponse(rsp *http.Response) (*ListModelsResponse, error) {
 		}
 		response.JSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListModelsResponse200Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers ListModelsResponse400Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListModelsResponse401Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListModelsResponse403Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 408:
+		var headers ListModelsResponse408Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers408 = &headers
+	case rsp.StatusCode == 500:
+		var headers ListModelsResponse500Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers500 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListModelsResponse503Headers
+		if values := rsp.Header.Values("X-Tenancy-Overhead-Ms"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Tenancy-Overhead-Ms", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XTenancyOverheadMs = &value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -171,8 +171,8 @@ func populate(t *testing.T, s store) []string {
 	// costing far more than its reservation (overage) that crosses 1% of
 	// the day's cap: one alert recorded.
 	gw, gwSecret, pcts := "https://gw.initech.example", "tenancy-dev/tenant-gateway/initech", []int{50, 1}
-	if _, err := svc.UpdateTenant(ctx, "initech", tenancy.TenantPatch{OpenClawGatewayURL: &gw,
-		OpenClawTokenSecret: &gwSecret, AlertThresholds: &pcts}); err != nil {
+	if _, err := svc.UpdateTenant(ctx, "initech", tenancy.TenantPatch{OpenClawGatewayURL: tenancy.Some(gw),
+		OpenClawTokenSecret: tenancy.Some(gwSecret), AlertThresholds: &pcts}); err != nil {
 		t.Fatal(err)
 	}
 	tk3, err := s.Admit(ctx, tenancy.Admission{TenantID: "initech", AgentID: "support", Model: tenancy.DefaultModel,

@@ -8,7 +8,6 @@ package localapi
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -63,16 +62,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ev, err := s.event(r)
 	if err != nil {
-		// The body did not arrive (in time): answer without running a handler.
-		status, code, msg := http.StatusBadRequest, "validation_error", "Request body could not be read"
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			status, code, msg = http.StatusRequestTimeout, "request_timeout", "The request was not received in time"
-		}
+		// The body did not arrive (in time): answer without running a handler
+		// (408 on a timeout, else 400).
+		resp := api.ErrorEvent(api.BodyReadError(err))
 		w.Header().Set("Connection", "close")
-		api.WriteEvent(w, events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"Content-Type": "application/json"},
-			Body: `{"error":{"code":"` + code + `","message":"` + msg + `"}}`})
-		s.log.Info("request", "request_id", ev.RequestContext.RequestID, "route", r.Method+" "+r.URL.Path, "status", status,
+		api.WriteEvent(w, resp)
+		s.log.Info("request", "request_id", ev.RequestContext.RequestID, "route", r.Method+" "+r.URL.Path, "status", resp.StatusCode,
 			"latency_ms", ms(start), "error", err.Error())
 		return
 	}
@@ -84,9 +79,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, _ = tenancy.StartTiming(ctx, start)
 	}
 	if !ok {
-		api.WriteEvent(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNotFound,
-			Headers: map[string]string{"Content-Type": "application/json"},
-			Body:    `{"error":{"code":"not_found","message":"No such route","type":"not_found_error","param":null}}`})
+		api.WriteEvent(w, api.ErrorEvent(api.ErrNotFound))
 		s.log.Info("request", "request_id", ev.RequestContext.RequestID, "route", r.Method+" "+r.URL.Path, "status", 404,
 			"latency_ms", ms(start))
 		return
@@ -98,9 +91,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			// API Gateway answers a failing authorizer with 500; locally the
 			// store being down is reported as what it is.
-			api.WriteEvent(w, events.APIGatewayV2HTTPResponse{StatusCode: http.StatusServiceUnavailable,
-				Headers: map[string]string{"Content-Type": "application/json"},
-				Body:    `{"error":{"code":"store_unavailable","message":"The tenancy store is temporarily unavailable; retry later","type":"overloaded_error","param":null}}`})
+			api.WriteEvent(w, api.ErrorEvent(tenancy.Unavailable(err)))
 			s.log.Error("request", "request_id", ev.RequestContext.RequestID, "route", ev.RouteKey, "status", 503,
 				"latency_ms", ms(start), "error", err.Error())
 			return

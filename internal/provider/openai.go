@@ -269,7 +269,8 @@ func (c *OpenAI) target(ctx context.Context, req Request) (endpoint, key string,
 		}
 		key, err = c.resolveToken(ctx, req.Gateway.TokenSecret)
 		if err != nil || key == "" {
-			return fail("the tenant's gateway token '"+req.Gateway.TokenSecret+"' could not be read",
+			// The secret's name is the operator's (admin-only): only the log has it.
+			return fail("the tenant's gateway token could not be read; the platform operator must check its secret",
 				fmt.Sprintf("tenant gateway token %q: %v", req.Gateway.TokenSecret, err))
 		}
 	}

@@ -107,5 +107,6 @@ func TestOpenClawUnknownAgentAndTenantGateway(t *testing.T) {
 	r.Gateway.TokenSecret = "OTHER"
 	_, err = c.Complete(context.Background(), r)
 	wantClass(t, err, ErrUpstream, `tenant gateway token "OTHER": no such secret`)
-	eq(t, "public", PublicMessage(err), "openclaw: the tenant's gateway token 'OTHER' could not be read: model provider error")
+	eq(t, "public", PublicMessage(err),
+		"openclaw: the tenant's gateway token could not be read; the platform operator must check its secret: model provider error")
 }

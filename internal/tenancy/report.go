@@ -190,6 +190,7 @@ type MonthUsage struct {
 	Cost    Money  `json:"cost_usd"`
 	Tokens
 	FailedCalls   int64                 `json:"failed_calls"`
+	Overage       Money                 `json:"overage_usd"` // the days' cost above reservations, summed
 	Unsettled     Money                 `json:"unsettled_reserved_usd"`
 	ByModel       map[string]ModelUsage `json:"by_model"`
 	PriceVersions []string              `json:"price_versions"`
@@ -204,7 +205,7 @@ func SumMonths(days []DayUsage) []MonthUsage {
 	flush := func() {
 		if month != "" {
 			out = append(out, MonthUsage{Month: month, Queries: cur.Queries, Cost: cur.Cost, Tokens: cur.Tokens,
-				FailedCalls: cur.FailedCalls, Unsettled: cur.Unsettled, ByModel: cur.ByModel,
+				FailedCalls: cur.FailedCalls, Overage: cur.Overage, Unsettled: cur.Unsettled, ByModel: cur.ByModel,
 				PriceVersions: nonNilStrings(cur.PriceVersions), ByAgent: cur.ByAgent})
 		}
 	}

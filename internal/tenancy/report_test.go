@@ -34,3 +34,17 @@ func TestSumMonthsByAgent(t *testing.T) {
 		t.Fatalf("the first day's map changed: %+v", got)
 	}
 }
+
+// SumMonths sums the days' overage into each month, exact to the nano.
+func TestSumMonthsOverage(t *testing.T) {
+	days := []DayUsage{
+		{Date: "2026-11-29", Overage: 601_200, Cost: 1_215_000},
+		{Date: "2026-11-30", Overage: 1},
+		{Date: "2026-12-01", Overage: 999_999_999},
+		{Date: "2026-12-02"},
+	}
+	months := SumMonths(days)
+	if len(months) != 2 || months[0].Overage != 601_201 || months[1].Overage != 999_999_999 || months[0].Cost != 1_215_000 {
+		t.Fatalf("months %+v", months)
+	}
+}

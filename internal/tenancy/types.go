@@ -199,11 +199,30 @@ type TenantPatch struct {
 	Metadata          *Metadata     `json:"metadata"`
 	Timezone          *string       `json:"timezone"`
 	MaxCostPerMonth   OptionalMoney `json:"max_cost_usd_per_month"`
-	// "" clears a tenant gateway setting.
-	OpenClawGatewayURL  *string `json:"openclaw_gateway_url"`
-	OpenClawTokenSecret *string `json:"openclaw_gateway_token_secret"`
-	AlertThresholds     *[]int  `json:"alert_thresholds_pct"`
-	SessionTTLDays      *int    `json:"session_ttl_days"`
+	// "" or null clears a tenant gateway setting.
+	OpenClawGatewayURL  OptionalString `json:"openclaw_gateway_url"`
+	OpenClawTokenSecret OptionalString `json:"openclaw_gateway_token_secret"`
+	AlertThresholds     *[]int         `json:"alert_thresholds_pct"`
+	SessionTTLDays      *int           `json:"session_ttl_days"`
+}
+
+// OptionalString is a patch field that may be set to null: Set says the
+// field was sent, Value is "" for null (a string setting's "none").
+type OptionalString struct {
+	Set   bool
+	Value string
+}
+
+// Some is a set OptionalString.
+func Some(s string) OptionalString { return OptionalString{Set: true, Value: s} }
+
+// UnmarshalJSON implements json.Unmarshaler (absent: Set stays false).
+func (o *OptionalString) UnmarshalJSON(b []byte) error {
+	o.Set, o.Value = true, ""
+	if string(b) == "null" {
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
 }
 
 // OptionalMoney is a patch field that may be set to null: Set says the
@@ -257,11 +276,11 @@ func (p TenantPatch) Apply(c *TenantConfig) {
 	if p.MaxCostPerMonth.Set {
 		c.MaxCostPerMonth = p.MaxCostPerMonth.Value
 	}
-	if p.OpenClawGatewayURL != nil {
-		c.OpenClawGatewayURL = *p.OpenClawGatewayURL
+	if p.OpenClawGatewayURL.Set {
+		c.OpenClawGatewayURL = p.OpenClawGatewayURL.Value
 	}
-	if p.OpenClawTokenSecret != nil {
-		c.OpenClawTokenSecret = *p.OpenClawTokenSecret
+	if p.OpenClawTokenSecret.Set {
+		c.OpenClawTokenSecret = p.OpenClawTokenSecret.Value
 	}
 	if p.AlertThresholds != nil {
 		c.AlertThresholdsPct = normalThresholds(*p.AlertThresholds)
@@ -278,7 +297,10 @@ func (p TenantPatch) Apply(c *TenantConfig) {
 // platform's own secrets nor anything else in the account.
 const GatewayTokenSecretRule = "tenancy-<stage>/tenant-gateway/<name> (stage ^[a-z][a-z0-9-]{0,19}$, name ^[A-Za-z0-9_+=.@-]{1,128}$)"
 
-var gatewayTokenSecretPattern = lazyRegexp(`^tenancy-[a-z][a-z0-9-]{0,19}/tenant-gateway/[A-Za-z0-9_+=.@-]{1,128}$`)
+// GatewayTokenSecretPattern is GatewayTokenSecretRule as a regular expression.
+const GatewayTokenSecretPattern = `^tenancy-[a-z][a-z0-9-]{0,19}/tenant-gateway/[A-Za-z0-9_+=.@-]{1,128}$`
+
+var gatewayTokenSecretPattern = lazyRegexp(GatewayTokenSecretPattern)
 
 // GatewayTokenSecretPrefix starts the name of every tenant gateway token
 // secret of a stage (the stack's IAM grant is this prefix followed by *).
