@@ -77,5 +77,5 @@ func TestUsageByAgentOverHTTP(t *testing.T) {
 	// The CSV keeps its columns: by_agent is in the JSON only.
 	r = s.must(s.do("GET", "/tenants/acme/usage/history?from=2026-11-28&to=2026-11-29&format=csv", adminKey, nil), 200)
 	eq(t, "csv header", strings.SplitN(r.raw, "\n", 2)[0], "date,queries,cost_usd,input_tokens,output_tokens,"+
-		"cache_read_tokens,cache_write_tokens,failed_calls,unsettled_reserved_usd,price_versions,by_model")
+		"cache_read_tokens,cache_write_tokens,failed_calls,unsettled_reserved_usd,price_versions,by_model,overage_usd")
 }
