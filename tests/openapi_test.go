@@ -236,6 +236,10 @@ func TestContractCheckFails(t *testing.T) {
 		"/tenants/acme/chat":                  {429, map[string]string{"Retry-After": "60"}, `{"error":{"code":"query_limit","message":"x","type":"invalid_request_error","param":null}}`},
 		"/nowhere":                            {200, nil, `{}`},
 		"/tenants/acme/keys/0123456789abcdef": {204, nil, ``},
+		"/tenants/acme/alerts":                {404, nil, `{"error":{"code":"tenant_not_found","message":"x","type":"","param":null}}`},
+		"/tenants/acme":                       {408, nil, `{"error":{"code":"request_timeout","message":"x","type":"invalid_request_error","param":null}}`},
+		"/v1/chat/completions":                {200, map[string]string{"X-Tenancy-Call-Id": "c1", "X-Tenancy-Cost-USD": "0.25"}, `{"id":"chatcmpl-c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2,"prompt_tokens_details":{"cached_tokens":0}}}`},
+		"/v1/models":                          {200, map[string]string{"X-Tenancy-Overhead-Ms": "fast"}, `{"object":"list","data":[]}`},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := answers[r.URL.Path]
@@ -260,6 +264,10 @@ func TestContractCheckFails(t *testing.T) {
 		{"POST", "/tenants/acme/chat", false},                    // 429 with Retry-After
 		{"GET", "/nowhere", true},                                // unknown route, not 404
 		{"DELETE", "/tenants/acme/keys/0123456789abcdef", false}, // 204, no body
+		{"GET", "/tenants/acme/alerts", true},                    // an error without its type
+		{"GET", "/tenants/acme", false},                          // 408 (the local server's), documented everywhere
+		{"POST", "/v1/chat/completions", false},                  // with its call id and cost headers
+		{"GET", "/v1/models", true},                              // an overhead header that is not milliseconds
 	} {
 		rec.errors = nil
 		resp, err := http.DefaultClient.Do(mustRequest(t, c.method, srv.URL+c.path))
