@@ -84,6 +84,38 @@ func TestHonestCapsOverHTTP(t *testing.T) {
 	eq(t, "code", r.str("error", "code"), "cost_limit")
 	eq(t, "message", r.errMsg(), "Tenant 'globex' has exceeded usage limits (cost: $0.12 / $0.13)")
 	eq(t, "Retry-After (to midnight UTC)", r.header.Get("Retry-After"), "34200")
+
+	// The monthly budget says the same truth: two reservations of
+	// 60,013,800 hold a $0.13 monthly budget with $0 spent.
+	s.must(s.do("POST", "/tenants", adminKey, map[string]any{"tenant_id": "initech", "allowed_models": []string{"gpt-4o-mini"},
+		"max_cost_usd_per_day": 5, "max_cost_usd_per_month": 0.13}), 201)
+	s.must(s.do("POST", "/tenants/initech/agents", adminKey, map[string]any{"agent_id": "mini", "llm_model": "gpt-4o-mini",
+		"system_prompt": "You are Acme Corp support.", "max_output_tokens": 100000}), 201)
+	fake.Delay.Store(int64(2 * time.Second))
+	calls = fake.Calls.Load()
+	for i := range slow {
+		wg.Add(1)
+		go func() { defer wg.Done(); slow[i] = exec("initech") }()
+	}
+	for deadline := time.Now().Add(10 * time.Second); fake.Calls.Load() < calls+2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the two slow calls never reached the model")
+		}
+	}
+	r = s.must(exec("initech"), 429)
+	eq(t, "code", r.str("error", "code"), "monthly_cost_limit_in_flight")
+	eq(t, "message", r.errMsg(), "Tenant 'initech' has calls in flight holding its monthly budget (cost: $0.00 + $0.12 reserved / $0.13)")
+	eq(t, "Retry-After (seconds)", r.header.Get("Retry-After"), "2")
+	wg.Wait()
+	fake.Delay.Store(0)
+	for _, sr := range slow {
+		s.must(sr, 200)
+	}
+	// Spent 120,003,000: one more reservation passes the monthly budget.
+	r = s.must(exec("initech"), 429)
+	eq(t, "code", r.str("error", "code"), "monthly_cost_limit")
+	eq(t, "message", r.errMsg(), "Tenant 'initech' has exceeded its monthly budget (cost: $0.12 / $0.13)")
+	eq(t, "Retry-After (to December 1, UTC)", r.header.Get("Retry-After"), "207000")
 }
 
 // An agent runtime loops: an OpenClaw-routed model reserves max_calls_per_run

@@ -75,6 +75,7 @@ const (
 	KeyNotFound                 ErrorDetailCode = "key_not_found"
 	ModelNotAllowed             ErrorDetailCode = "model_not_allowed"
 	MonthlyCostLimit            ErrorDetailCode = "monthly_cost_limit"
+	MonthlyCostLimitInFlight    ErrorDetailCode = "monthly_cost_limit_in_flight"
 	NotFound                    ErrorDetailCode = "not_found"
 	PayloadTooLarge             ErrorDetailCode = "payload_too_large"
 	ProviderError               ErrorDetailCode = "provider_error"
@@ -120,6 +121,8 @@ func (e ErrorDetailCode) Valid() bool {
 	case ModelNotAllowed:
 		return true
 	case MonthlyCostLimit:
+		return true
+	case MonthlyCostLimitInFlight:
 		return true
 	case NotFound:
 		return true

@@ -114,6 +114,9 @@ func settlementDelta(t tenancy.Ticket, st tenancy.Settlement) dayRec {
 		d.Failed, d.Spent = 1, int64(st.Cost)
 		if st.Cost != 0 {
 			d.ByModel = map[string]modelRec{t.Model: {Cost: int64(st.Cost)}}
+			if st.PriceVersion != "" { // the version that priced the reservation
+				d.Prices = map[string]int64{st.PriceVersion: 1}
+			}
 		}
 		return d
 	}

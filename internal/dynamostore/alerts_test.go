@@ -2,6 +2,7 @@ package dynamostore_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -166,5 +167,33 @@ func TestAlertPeriods(t *testing.T) {
 		}
 		eq(t, "alerts listed", len(listed), 5)
 		eq(t, "newest first", listed[0].At, midnight.Add(time.Hour))
+	})
+}
+
+// An alert raised by the charge of an implausible-usage call (the
+// reservation) carries the clock's time, recorded and delivered, as any.
+func TestImplausibleUsageAlertAt(t *testing.T) {
+	each(t, func(t *testing.T, v *env) {
+		svc, rec := v.alertingService()
+		v.acme(func(c *tenancy.TenantConfig) {
+			c.MaxCostPerDay = 2 * reserveNanos
+			c.AlertThresholdsPct = []int{50}
+		})
+		at := t0.Add(7*time.Minute + 3*time.Second)
+		v.clock.Set(at)
+		v.model.set(provider.Usage{InputTokens: -5, OutputTokens: 1}, nil)
+		if _, err := svc.Execute(v.ctx, "acme", "support", query); !errors.Is(err, provider.ErrUpstream) {
+			t.Fatalf("err %v, want a provider error", err)
+		}
+		want := tenancy.Alert{TenantID: "acme", Period: "day", ThresholdPct: 50, Spent: reserveNanos, Cap: 2 * reserveNanos, At: at}
+		got := rec.sorted()
+		eq(t, "alerts delivered", len(got), 1)
+		eq(t, "alert delivered", got[0], want)
+		listed, err := svc.Alerts(v.ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "alerts listed", len(listed), 1)
+		eq(t, "alert at", listed[0].At, at)
 	})
 }

@@ -70,6 +70,8 @@ func TestOverageAndImplausibleUsage(t *testing.T) {
 		}
 		eq(t, "history cost", days[0].Cost, 3*reserveNanos)
 		eq(t, "by model cost", days[0].ByModel["claude-sonnet-4-20250514"].Cost, 3*reserveNanos)
+		// The reservations were priced by the catalog's version.
+		eq(t, "price versions", fmt.Sprint(days[0].PriceVersions), fmt.Sprint([]string{v.svc.Catalog().Version()}))
 
 		// The overage is archived with its day, and a new day starts at 0.
 		v.clock.Set(time.Date(2026, 11, 29, 0, 0, 1, 0, time.UTC))

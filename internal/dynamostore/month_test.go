@@ -1,6 +1,8 @@
 package dynamostore_test
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,6 +104,41 @@ func TestMonthlyBudget(t *testing.T) {
 	})
 }
 
+// A monthly refusal caused only by calls in flight says so and asks to
+// retry in seconds (as the daily one, issue 9 §4); only a real exhaustion
+// is monthly_cost_limit until the next local month.
+func TestMonthlyRefusalSaysTheTruth(t *testing.T) {
+	each(t, func(t *testing.T, v *env) {
+		v.acme(monthCap(40_000_000)) // $0.04: two reservations (15,791,250 each) fit, a third does not
+		tickets := []tenancy.Ticket{v.admit("c1"), v.admit("c2")}
+		before, _ := v.svc.GetTenant(v.ctx, "acme")
+		_, err := v.svc.Execute(v.ctx, "acme", "support", query)
+		wantErr(t, err, tenancy.ErrMonthlyLimitInFlight,
+			"Tenant 'acme' has calls in flight holding its monthly budget (cost: $0.00 + $0.03 reserved / $0.04)")
+		var te *tenancy.Error
+		errors.As(err, &te)
+		eq(t, "retry after", te.RetryAfter, 2*time.Second)
+		after, _ := v.svc.GetTenant(v.ctx, "acme")
+		eq(t, "refusal changed nothing", fmt.Sprint(after.Usage), fmt.Sprint(before.Usage))
+		for _, tk := range tickets {
+			if _, err := v.store.Settle(v.ctx, tk, settle1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 21,000,000 spent: one more fits (21,000,000 + 15,791,250 <=
+		// 40,000,000), then 31,500,000 + 15,791,250 > 40,000,000 is a real
+		// exhaustion, refused until December 1 (UTC).
+		if _, err := v.svc.Execute(v.ctx, "acme", "support", query); err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.svc.Execute(v.ctx, "acme", "support", query)
+		wantErr(t, err, tenancy.ErrMonthlyLimit, "Tenant 'acme' has exceeded its monthly budget (cost: $0.03 / $0.04)")
+		errors.As(err, &te)
+		eq(t, "retry after (to the next month)", te.RetryAfter, 57*time.Hour+30*time.Minute)
+		eq(t, "month_cost_usd", v.report("acme").MonthCost, 3*costNanos)
+	})
+}
+
 // A call in flight when the month rolls over within the same month's day
 // keeps the month's counters exact: a day rollover within a month keeps
 // the reservation in the month, and settling releases it.
@@ -141,7 +178,7 @@ func TestConcurrentMonthlyBudget(t *testing.T) {
 				switch {
 				case err == nil:
 					ok.Add(1)
-				case errorIs(err, tenancy.ErrMonthlyLimit):
+				case errorIs(err, tenancy.ErrMonthlyLimit), errorIs(err, tenancy.ErrMonthlyLimitInFlight):
 					refused.Add(1)
 				default:
 					t.Error(err)

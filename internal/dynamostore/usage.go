@@ -79,6 +79,9 @@ func settlementDelta(t tenancy.Ticket, st tenancy.Settlement) delta {
 		d.c.Failed, d.c.Spent = 1, int64(st.Cost)
 		if st.Cost != 0 {
 			d.byModel = map[string]tenancy.ModelUsage{t.Model: {Cost: st.Cost}}
+			if st.PriceVersion != "" { // the version that priced the reservation
+				d.prices = map[string]int64{st.PriceVersion: 1}
+			}
 		}
 		return d
 	}

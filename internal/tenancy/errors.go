@@ -24,11 +24,14 @@ const (
 	// CodeCostLimitInFlight: the budget is held by calls in flight only.
 	CodeCostLimitInFlight Code = "cost_limit_in_flight"
 	CodeMonthlyLimit      Code = "monthly_cost_limit"
-	CodeTenantInactive    Code = "tenant_inactive"
-	CodeModelNotAllowed   Code = "model_not_allowed"
-	CodeToolNotAllowed    Code = "tool_not_allowed"
-	CodeUnavailable       Code = "store_unavailable"
-	CodeSessionNotFound   Code = "session_not_found"
+	// CodeMonthlyLimitInFlight: the monthly budget is held by calls in
+	// flight only.
+	CodeMonthlyLimitInFlight Code = "monthly_cost_limit_in_flight"
+	CodeTenantInactive       Code = "tenant_inactive"
+	CodeModelNotAllowed      Code = "model_not_allowed"
+	CodeToolNotAllowed       Code = "tool_not_allowed"
+	CodeUnavailable          Code = "store_unavailable"
+	CodeSessionNotFound      Code = "session_not_found"
 )
 
 // Error is the one error type of the domain. Message is the exact text a
@@ -53,23 +56,24 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is; each matches every Error of its code.
 var (
-	ErrValidation        = &Error{Code: CodeValidation}
-	ErrUnknownModel      = &Error{Code: CodeUnknownModel}
-	ErrTenantNotFound    = &Error{Code: CodeTenantNotFound}
-	ErrAgentNotFound     = &Error{Code: CodeAgentNotFound}
-	ErrKeyNotFound       = &Error{Code: CodeKeyNotFound}
-	ErrTenantExists      = &Error{Code: CodeTenantExists}
-	ErrAgentExists       = &Error{Code: CodeAgentExists}
-	ErrAgentLimit        = &Error{Code: CodeAgentLimit}
-	ErrQueryLimit        = &Error{Code: CodeQueryLimit}
-	ErrCostLimit         = &Error{Code: CodeCostLimit}
-	ErrCostLimitInFlight = &Error{Code: CodeCostLimitInFlight}
-	ErrMonthlyLimit      = &Error{Code: CodeMonthlyLimit}
-	ErrTenantInactive    = &Error{Code: CodeTenantInactive}
-	ErrModelNotAllowed   = &Error{Code: CodeModelNotAllowed}
-	ErrToolNotAllowed    = &Error{Code: CodeToolNotAllowed}
-	ErrUnavailable       = &Error{Code: CodeUnavailable}
-	ErrSessionNotFound   = &Error{Code: CodeSessionNotFound}
+	ErrValidation           = &Error{Code: CodeValidation}
+	ErrUnknownModel         = &Error{Code: CodeUnknownModel}
+	ErrTenantNotFound       = &Error{Code: CodeTenantNotFound}
+	ErrAgentNotFound        = &Error{Code: CodeAgentNotFound}
+	ErrKeyNotFound          = &Error{Code: CodeKeyNotFound}
+	ErrTenantExists         = &Error{Code: CodeTenantExists}
+	ErrAgentExists          = &Error{Code: CodeAgentExists}
+	ErrAgentLimit           = &Error{Code: CodeAgentLimit}
+	ErrQueryLimit           = &Error{Code: CodeQueryLimit}
+	ErrCostLimit            = &Error{Code: CodeCostLimit}
+	ErrCostLimitInFlight    = &Error{Code: CodeCostLimitInFlight}
+	ErrMonthlyLimit         = &Error{Code: CodeMonthlyLimit}
+	ErrMonthlyLimitInFlight = &Error{Code: CodeMonthlyLimitInFlight}
+	ErrTenantInactive       = &Error{Code: CodeTenantInactive}
+	ErrModelNotAllowed      = &Error{Code: CodeModelNotAllowed}
+	ErrToolNotAllowed       = &Error{Code: CodeToolNotAllowed}
+	ErrUnavailable          = &Error{Code: CodeUnavailable}
+	ErrSessionNotFound      = &Error{Code: CodeSessionNotFound}
 )
 
 func newErr(code Code, format string, args ...any) *Error {
@@ -135,6 +139,17 @@ func CostLimitInFlight(tenantID string, spent, reserved, max Money, retryAfter t
 // cost includes in-flight reservations.
 func MonthlyCostLimit(tenantID string, cost, max Money, retryAfter time.Duration) *Error {
 	e := newErr(CodeMonthlyLimit, "Tenant '%s' has exceeded its monthly budget (cost: %s / %s)", tenantID, cost.Cents(), max.Cents())
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// MonthlyCostLimitInFlight is "Tenant 'acme' has calls in flight holding
+// its monthly budget (cost: $0.00 + $2.00 reserved / $2.50)": the month's
+// settled spend plus this call would fit the budget, but in-flight
+// reservations hold the rest.
+func MonthlyCostLimitInFlight(tenantID string, spent, reserved, max Money, retryAfter time.Duration) *Error {
+	e := newErr(CodeMonthlyLimitInFlight, "Tenant '%s' has calls in flight holding its monthly budget (cost: %s + %s reserved / %s)",
+		tenantID, spent.Cents(), reserved.Cents(), max.Cents())
 	e.RetryAfter = retryAfter
 	return e
 }

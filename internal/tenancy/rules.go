@@ -159,6 +159,12 @@ func ExplainRefusal(t *Tenant, a Admission, plan AdmitPlan) (Verdict, AdmitPlan,
 		return Refuse, plan, QueryLimit(a.TenantID, used, t.MaxQueriesPerHour, until(a.Now, NextHour(a.Now)))
 	}
 	if t.MaxCostPerMonth != nil && w.MonthBudget < a.Reserve {
+		// As for the day: when the month's settled spend plus this call
+		// fits the monthly budget, only calls in flight hold it.
+		if w.MonthSpent <= *t.MaxCostPerMonth-a.Reserve {
+			return Refuse, plan, MonthlyCostLimitInFlight(a.TenantID, w.MonthSpent, w.MonthReserved, *t.MaxCostPerMonth,
+				min(InFlightRetryAfter, until(a.Now, cal.NextMonth(a.Now))))
+		}
 		return Refuse, plan, MonthlyCostLimit(a.TenantID, w.MonthSpent+w.MonthReserved, *t.MaxCostPerMonth,
 			until(a.Now, cal.NextMonth(a.Now)))
 	}

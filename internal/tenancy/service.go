@@ -399,7 +399,7 @@ func (s *Service) Run(ctx context.Context, a Agent, in Input) (Result, error) {
 		if uerr := CheckUsage(resp.Usage); uerr != nil {
 			// A provider reporting impossible usage: the call is failed and
 			// charged its reservation, the bound promised at admit.
-			st = Settlement{Failed: true, Cost: ticket.Reserve, PriceVersion: s.catalog.Version()}
+			st = Settlement{Failed: true, Cost: ticket.Reserve, PriceVersion: s.catalog.Version(), At: st.At}
 			msg := fmt.Sprintf("%s: implausible usage reported (%v); the call is charged its reservation", resp.Provider, uerr)
 			callErr = &provider.Error{Class: provider.ErrUpstream, Public: msg + ": " + provider.ErrUpstream.Error(),
 				Detail: msg + ": " + provider.ErrUpstream.Error()}
