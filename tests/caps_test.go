@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openclaw/tenancy/internal/fakemodel"
+	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
 // Issue 9, findings 3 and 4 over HTTP, against a fake OpenAI-compatible
@@ -34,7 +35,7 @@ func TestHonestCapsOverHTTP(t *testing.T) {
 	fake.SetUsage(fakemodel.Usage{PromptTokens: 10, CompletionTokens: 10_000_000_000_000_000})
 	r := s.must(exec("acme"), 502)
 	eq(t, "code", r.str("error", "code"), "provider_error")
-	eq(t, "message", r.errMsg(), "openai: implausible usage reported (output_tokens=10000000000000000 is outside 0..1000000000); the call is charged its reservation: model provider error")
+	eq(t, "message", r.errMsg(), "openai: implausible usage reported (completion_tokens=10000000000000000 is outside 0..1000000000); the call is charged its reservation: model provider error")
 	u := s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
 	eq(t, "charged the reservation", u.num("total_cost_usd"), "0.0006138")
 	eq(t, "failed calls", u.num("failed_calls"), "1")
@@ -183,4 +184,64 @@ func TestIdempotentResponseTooLargeIsNotChargedTwice(t *testing.T) {
 	u := s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
 	eq(t, "charged once", u.num("total_cost_usd"), "0.0105")
 	eq(t, "queries", u.num("total_queries"), "1")
+}
+
+// Issue 9 §3 on streamed calls: an OpenAI-compatible upstream streaming an
+// implausible usage report (a negative count, or cached_tokens above
+// prompt_tokens) gets the buffered call's treatment, on the streamed
+// execute and the streamed /v1/chat/completions: failed, charged its
+// reservation (92 x 150 + 1000 x 600 = 613,800 nano-USD), an error event
+// provider_error naming the counts as the upstream reported them, and the
+// day's price_versions lists the version that priced the reservations.
+func TestImplausibleStreamedUsageOverHTTP(t *testing.T) {
+	fake, err := fakemodel.Start("sk-caps", fakemodel.Usage{PromptTokens: 10, CompletionTokens: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fake.Close()
+	s := newServer(t, false, withEnv(map[string]string{"OPENAI_BASE_URL": fake.URL, "OPENAI_API_KEY": fake.Key}))
+	s.must(s.do("POST", "/tenants", adminKey, map[string]any{"tenant_id": "acme", "allowed_models": []string{"gpt-4o-mini"}}), 201)
+	s.must(s.do("POST", "/tenants/acme/agents", adminKey, map[string]any{"agent_id": "mini", "llm_model": "gpt-4o-mini",
+		"system_prompt": "You are Acme Corp support.", "max_output_tokens": 1000}), 201)
+	key := s.must(s.do("POST", "/tenants/acme/keys", adminKey, nil), 201).str("key")
+	const suffix = "; the call is charged its reservation: model provider error"
+	cases := []struct {
+		usage fakemodel.Usage
+		msg   string
+	}{
+		{fakemodel.Usage{PromptTokens: 10, CompletionTokens: -3},
+			"openai: implausible usage reported (completion_tokens=-3 is outside 0..1000000000)" + suffix},
+		{fakemodel.Usage{PromptTokens: -5, CompletionTokens: 5},
+			"openai: implausible usage reported (prompt_tokens=-5 is outside 0..1000000000)" + suffix},
+		{fakemodel.Usage{PromptTokens: 10, CompletionTokens: 5, CachedTokens: 50},
+			"openai: implausible usage reported (prompt_tokens=10 completion_tokens=5 cached_tokens=50 contradict each other)" + suffix},
+	}
+	calls := 0
+	for _, c := range cases {
+		fake.SetUsage(c.usage)
+		hr, evs := s.stream("/tenants/acme/agents/mini/execute", adminKey, map[string]any{"query": "hi", "stream": true}, "", nil)
+		eq(t, "status", hr.StatusCode, 200)
+		last := evs[len(evs)-1]
+		eq(t, "execute: last event", last.name, "error")
+		e := decodeEvent(t, last.data)
+		eq(t, "execute: code", e.str("error", "code"), "provider_error")
+		eq(t, "execute: message", e.str("error", "message"), c.msg)
+
+		hr, evs = s.stream("/v1/chat/completions", key, map[string]any{"model": "mini", "stream": true,
+			"messages": []map[string]string{{"role": "user", "content": "hi"}}}, "", nil)
+		eq(t, "status", hr.StatusCode, 200)
+		last = evs[len(evs)-1]
+		e = decodeEvent(t, last.data)
+		eq(t, "chat: code", e.str("error", "code"), "provider_error")
+		eq(t, "chat: message", e.str("error", "message"), c.msg)
+		calls += 2
+
+		u := s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
+		eq(t, "total_queries", u.num("total_queries"), "0")
+		eq(t, "failed_calls", u.num("failed_calls"), fmt.Sprint(calls))
+		eq(t, "charged the reservations", u.num("total_cost_usd"), tenancy.Money(int64(calls)*613_800).Decimal())
+		eq(t, "reserved", u.num("reserved_cost_usd"), "0")
+		eq(t, "price_versions", fmt.Sprint(u.get("price_versions")), "[builtin-2026-11]")
+	}
+	eq(t, "upstream calls", fake.Calls.Load(), int64(6))
 }

@@ -216,3 +216,26 @@ func TestStreamClientGone(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A stream interrupted after its provider reported implausible usage
+// (input_tokens -5 at message start) is settled as any implausible report:
+// failed, charged its reservation (92 x 3750 + 1024 x 15000 = 15,705,000
+// nano-USD), not priced from the counts.
+func TestStreamInterruptedWithImplausibleUsage(t *testing.T) {
+	m := &scriptedModel{words: []string{"partial "}, usage: provider.Usage{InputTokens: -5}, early: true,
+		err: fmt.Errorf("scripted: connection reset: %w", provider.ErrUpstream)}
+	s := newServer(t, false, func(o *app.Options) { o.Models = m })
+	s.must(s.do("POST", "/tenants", adminKey, acme), 201)
+	s.must(s.do("POST", "/tenants/acme/agents", adminKey, support), 201)
+	_, evs := s.stream("/tenants/acme/agents/support/execute", adminKey, map[string]any{"query": "hi", "stream": true}, "", nil)
+	eq(t, "events", len(evs), 2)
+	eq(t, "error event", evs[1].name, "error")
+	e := decodeEvent(t, evs[1].data)
+	eq(t, "code", e.str("error", "code"), "provider_error")
+	eq(t, "message", e.str("error", "message"), "scripted: connection reset: model provider error")
+	u := s.must(s.do("GET", "/tenants/acme/usage", adminKey, nil), 200)
+	eq(t, "charged the reservation", u.num("total_cost_usd"), "0.015705")
+	eq(t, "failed calls", u.num("failed_calls"), "1")
+	eq(t, "total_queries", u.num("total_queries"), "0")
+	eq(t, "reserved", u.num("reserved_cost_usd"), "0")
+}

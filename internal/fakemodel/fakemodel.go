@@ -54,8 +54,12 @@ type Request struct {
 	MaxTokens     int
 	Authorization string
 	System, User  string
+	Messages      []Message   // every message as received, in order
 	Header        http.Header // every request header as received
 }
+
+// Message is one chat message the fake received.
+type Message struct{ Role, Content string }
 
 // Last returns the last request the fake answered.
 func (s *Server) Last() Request {
@@ -64,8 +68,18 @@ func (s *Server) Last() Request {
 	return s.last
 }
 
-// Usage is what every answer reports.
-type Usage struct{ PromptTokens, CompletionTokens int64 }
+// Usage is what every answer reports (CachedTokens, when not 0, as
+// prompt_tokens_details.cached_tokens).
+type Usage struct{ PromptTokens, CompletionTokens, CachedTokens int64 }
+
+func (u Usage) json() map[string]any {
+	m := map[string]any{"prompt_tokens": u.PromptTokens, "completion_tokens": u.CompletionTokens,
+		"total_tokens": u.PromptTokens + u.CompletionTokens}
+	if u.CachedTokens != 0 {
+		m["prompt_tokens_details"] = map[string]any{"cached_tokens": u.CachedTokens}
+	}
+	return m
+}
 
 // Start serves a fake on a free loopback port.
 func Start(key string, usage Usage) (*Server, error) {
@@ -113,6 +127,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	last := Request{Model: req.Model, MaxTokens: max(req.MaxTokens, req.MaxCompletionTokens), Authorization: r.Header.Get("Authorization"),
 		Header: r.Header.Clone()}
 	for _, m := range req.Messages {
+		last.Messages = append(last.Messages, Message{Role: m.Role, Content: m.Content})
 		switch m.Role {
 		case "system":
 			last.System = m.Content
@@ -142,7 +157,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if req.Stream {
-		s.stream(w, req.Model, "fake answer to: "+last.User)
+		s.stream(w, req.Model, "fake answer to: "+last.User, usage)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -151,14 +166,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		"model": req.Model,
 		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
 			"message": map[string]any{"role": "assistant", "content": "fake answer to: " + last.User}}},
-		"usage": map[string]any{"prompt_tokens": usage.PromptTokens, "completion_tokens": usage.CompletionTokens,
-			"total_tokens": usage.PromptTokens + usage.CompletionTokens},
+		"usage": usage.json(),
 	})
 }
 
 // stream answers as OpenAI does with "stream": true and include_usage: one
 // chunk per word, a last chunk with the usage, then [DONE], each flushed.
-func (s *Server) stream(w http.ResponseWriter, model, content string) {
+func (s *Server) stream(w http.ResponseWriter, model, content string, usage Usage) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	id := fmt.Sprintf("chatcmpl-fake%d", s.Calls.Load())
@@ -172,7 +186,6 @@ func (s *Server) stream(w http.ResponseWriter, model, content string) {
 			"choices": []any{map[string]any{"index": 0, "delta": map[string]any{"content": word}}}})
 	}
 	send(map[string]any{"id": id, "object": "chat.completion.chunk", "model": model, "choices": []any{},
-		"usage": map[string]any{"prompt_tokens": s.Usage.PromptTokens, "completion_tokens": s.Usage.CompletionTokens,
-			"total_tokens": s.Usage.PromptTokens + s.Usage.CompletionTokens}})
+		"usage": usage.json()})
 	_, _ = fmt.Fprint(w, "data: [DONE]\n\n")
 }

@@ -287,9 +287,10 @@ func (c *OpenAI) request(ctx context.Context, req Request) (map[string]any, http
 	if req.SystemPrompt != "" {
 		msgs = append(msgs, chatMessage{Role: "system", Content: req.SystemPrompt})
 	}
-	if !c.sessions {
-		msgs = append(msgs, req.History...)
-	}
+	// A gateway keeping the session gets no History from the platform
+	// within a session (its own memory holds it), and the client's own
+	// messages without one (SessionKeeper).
+	msgs = append(msgs, req.History...)
 	msgs = append(msgs, chatMessage{Role: "user", Content: req.Query})
 	body := map[string]any{"model": model, "messages": msgs, c.maxField: req.MaxTokens}
 	header := http.Header{}
@@ -318,12 +319,7 @@ func (c *OpenAI) parse(cr chatResponse) (Response, error) {
 	if u == nil || u.PromptTokens == nil || u.CompletionTokens == nil {
 		return Response{}, Upstreamf(false, "malformed response body: no usage (prompt_tokens, completion_tokens); the call cannot be priced")
 	}
-	var cached int64
-	if u.PromptTokensDetails != nil {
-		cached = u.PromptTokensDetails.CachedTokens
-	}
-	// Implausible counts (negative, cached above prompt, huge) are passed on
-	// as reported: the call happened, and tenancy's usage rule settles it.
+	usage, reported := openAIUsage(*u.PromptTokens, *u.CompletionTokens, u.PromptTokensDetails)
 	msg := cr.Choices[0].Message
 	var content string
 	switch {
@@ -335,10 +331,26 @@ func (c *OpenAI) parse(cr chatResponse) (Response, error) {
 	return Response{
 		Content:  content,
 		Provider: c.name,
-		// prompt_tokens includes the cached prompt tokens; Usage is disjoint.
-		// OpenAI reports no cache writes (they cost the input price).
-		Usage: Usage{InputTokens: *u.PromptTokens - cached, OutputTokens: *u.CompletionTokens, CacheReadTokens: cached},
+		Usage:    usage,
+		Reported: reported,
 	}, nil
+}
+
+// openAIUsage is the disjoint Usage of an OpenAI usage report, and the
+// report itself. prompt_tokens includes the cached prompt tokens; OpenAI
+// reports no cache writes (they cost the input price). Implausible counts
+// (negative, cached above prompt, huge) are passed on as reported: the call
+// happened, and tenancy's usage rule settles it.
+func openAIUsage(prompt, completion int64, details *struct {
+	CachedTokens int64 `json:"cached_tokens"`
+}) (Usage, []Count) {
+	reported := []Count{{"prompt_tokens", prompt}, {"completion_tokens", completion}}
+	var cached int64
+	if details != nil {
+		cached = details.CachedTokens
+		reported = append(reported, Count{"cached_tokens", cached})
+	}
+	return Usage{InputTokens: prompt - cached, OutputTokens: completion, CacheReadTokens: cached}, reported
 }
 
 // RedactURL drops credentials (user info, query) from a URL for display.

@@ -37,8 +37,10 @@ type Message struct {
 }
 
 // SessionKeeper is implemented by providers that remember a conversation
-// themselves (the OpenClaw gateway): the platform sends them only the new
-// query with Request.SessionID.
+// themselves (the OpenClaw gateway): within a platform session the platform
+// sends them only the new query with Request.SessionID (History empty);
+// without one, the client's messages are the only context, and History
+// carries them as for any provider.
 type SessionKeeper interface {
 	KeepsSessions() bool
 }
@@ -72,6 +74,16 @@ type Response struct {
 	Content  string
 	Provider string // provider name, e.g. "dev", "openai", "bedrock"
 	Usage    Usage
+	// Reported is the usage as the provider reported it, in its own names,
+	// where Usage is derived from it (OpenAI's prompt_tokens include
+	// cached_tokens); nil when Usage holds the counts as reported.
+	Reported []Count
+}
+
+// Count is one token count as a provider reported it.
+type Count struct {
+	Name string
+	N    int64
 }
 
 // Streamer is implemented by providers that stream natively. Stream calls

@@ -184,8 +184,9 @@ func (c *OpenAI) Stream(ctx context.Context, req Request, onDelta func(string) e
 	body["stream"] = true
 	body["stream_options"] = map[string]any{"include_usage": true}
 	var usage *Usage
+	var reported []Count
 	content, err := c.opts.StreamCall(ctx, c.name, onDelta, func(ctx context.Context, emit func(string) error, started func() bool) error {
-		usage = nil
+		usage, reported = nil, nil
 		err := streamAttempt(ctx, c.opts.httpClient(), endpoint, header, body, started, func(_, data string) error {
 			if data == "[DONE]" {
 				return nil
@@ -198,15 +199,10 @@ func (c *OpenAI) Stream(ctx context.Context, req Request, onDelta func(string) e
 				return Upstreamf(false, "stream error (%s): %s", ch.Error.Type, Clip(ch.Error.Message, 300))
 			}
 			if u := ch.Usage; u != nil {
-				var cached int64
-				if u.PromptTokensDetails != nil {
-					cached = u.PromptTokensDetails.CachedTokens
-				}
-				if u.PromptTokens < 0 || u.CompletionTokens < 0 || cached < 0 || cached > u.PromptTokens {
-					return Upstreamf(false, "malformed usage: prompt_tokens=%d completion_tokens=%d cached_tokens=%d",
-						u.PromptTokens, u.CompletionTokens, cached)
-				}
-				usage = &Usage{InputTokens: u.PromptTokens - cached, OutputTokens: u.CompletionTokens, CacheReadTokens: cached}
+				// As reported, implausible or not: tenancy's usage rule
+				// judges it, as for a buffered call.
+				us, rep := openAIUsage(u.PromptTokens, u.CompletionTokens, u.PromptTokensDetails)
+				usage, reported = &us, rep
 			}
 			for _, choice := range ch.Choices {
 				switch {
@@ -228,7 +224,7 @@ func (c *OpenAI) Stream(ctx context.Context, req Request, onDelta func(string) e
 		}
 		return err
 	})
-	out := Response{Content: content, Provider: c.name}
+	out := Response{Content: content, Provider: c.name, Reported: reported}
 	if usage != nil {
 		out.Usage = *usage
 	}

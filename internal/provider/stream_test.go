@@ -109,11 +109,15 @@ func TestOpenAIStreamErrors(t *testing.T) {
 	})
 }
 
-func TestOpenClawStreamSendsSessionKeyNotHistory(t *testing.T) {
+// The gateway gets the session key and the History the platform sends:
+// none within a platform session (tenancy.Service leaves it empty, the
+// gateway remembers), the client's messages without one.
+func TestOpenClawStreamSendsSessionKeyAndHistoryGiven(t *testing.T) {
 	f := newFake(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		eq(t, "session key", r.Header.Get(OpenClawSessionHeader), "agent:tenant-acme-support:user-42")
 		eq(t, "messages", decodeBody(t, r)["messages"], []map[string]string{
 			{"role": "system", "content": "You are the ACME support agent."},
+			{"role": "user", "content": "Earlier"},
 			{"role": "user", "content": "What is the capital of France?"},
 		})
 		writeSSE(w, `data: {"choices":[{"index":0,"delta":{"content":"Paris."}}]}`,
@@ -192,4 +196,58 @@ func TestDevStreamsWordByWord(t *testing.T) {
 	eq(t, "usage", resp.Usage, full.Usage)
 	eq(t, "deltas", len(deltas), len(strings.Fields(full.Content)))
 	eq(t, "first delta", deltas[0], "[dev ")
+}
+
+// Implausible usage (negative counts, cached above prompt) is the domain's
+// to judge, streamed as buffered: each streaming provider hands it on as
+// reported, without an error (tenancy.CheckUsage settles the call).
+func TestStreamsHandImplausibleUsageOn(t *testing.T) {
+	chat := func(usage string) string {
+		return `data: {"choices":[{"index":0,"delta":{"content":"ok"}}]}` + "\n\n" +
+			`data: {"choices":[],"usage":` + usage + `}` + "\n\n" + `data: [DONE]`
+	}
+	for _, c := range []struct {
+		name, usage string
+		want        Usage
+		reported    []Count
+	}{
+		{"completion_tokens -3", `{"prompt_tokens":10,"completion_tokens":-3}`, Usage{InputTokens: 10, OutputTokens: -3},
+			[]Count{{"prompt_tokens", 10}, {"completion_tokens", -3}}},
+		{"prompt_tokens -5", `{"prompt_tokens":-5,"completion_tokens":5}`, Usage{InputTokens: -5, OutputTokens: 5},
+			[]Count{{"prompt_tokens", -5}, {"completion_tokens", 5}}},
+		{"cached above prompt", `{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":50}}`,
+			Usage{InputTokens: -40, OutputTokens: 5, CacheReadTokens: 50},
+			[]Count{{"prompt_tokens", 10}, {"completion_tokens", 5}, {"cached_tokens", 50}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) { writeSSE(w, chat(c.usage)) })
+			oc, err := NewOpenClaw(f.URL, "gw-token-123456", fastOpts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range []Streamer{newTestOpenAI(t, f.URL, fastOpts()), oc} {
+				resp, _, err := collect(t, s, testReq)
+				if err != nil {
+					t.Fatalf("%T: err = %v", s, err)
+				}
+				eq(t, "content", resp.Content, "ok")
+				eq(t, "usage", resp.Usage, c.want)
+				eq(t, "reported", resp.Reported, c.reported)
+			}
+		})
+	}
+	t.Run("anthropic", func(t *testing.T) {
+		f := newFake(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+			writeSSE(w,
+				"event: message_start\ndata: "+`{"type":"message_start","message":{"usage":{"input_tokens":-7,"output_tokens":1}}}`,
+				"event: content_block_delta\ndata: "+`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ok"}}`,
+				"event: message_delta\ndata: "+`{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":-2}}`,
+				"event: message_stop\ndata: "+`{"type":"message_stop"}`)
+		})
+		resp, _, err := collect(t, newTestAnthropic(t, f.URL), claudeReq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "usage", resp.Usage, Usage{InputTokens: -7, OutputTokens: -2})
+	})
 }

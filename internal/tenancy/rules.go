@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/openclaw/tenancy/internal/catalog"
@@ -37,15 +38,31 @@ func ReserveRun(m catalog.Model, systemPrompt, query string, maxOutputTokens int
 const MaxPlausibleTokens = 1_000_000_000
 
 // CheckUsage refuses an implausible usage report. Such a call is settled as
-// failed and charged its reservation, the bound promised at admit.
-func CheckUsage(u provider.Usage) error {
-	for _, c := range []struct {
-		name string
-		n    int64
-	}{{"input_tokens", u.InputTokens}, {"output_tokens", u.OutputTokens},
-		{"cache_read_tokens", u.CacheReadTokens}, {"cache_write_tokens", u.CacheWriteTokens}} {
-		if c.n < 0 || c.n > MaxPlausibleTokens {
-			return fmt.Errorf("%s=%d is outside 0..%d", c.name, c.n, MaxPlausibleTokens)
+// failed and charged its reservation, the bound promised at admit. Each
+// count the provider reported (r.Reported, else r.Usage's) must be within
+// 0..MaxPlausibleTokens, and so must the disjoint counts derived from them
+// (OpenAI's cached_tokens above its prompt_tokens contradict each other).
+// The error names the counts as the provider reported them.
+func CheckUsage(r provider.Response) error {
+	u := r.Usage
+	derived := []provider.Count{{Name: "input_tokens", N: u.InputTokens}, {Name: "output_tokens", N: u.OutputTokens},
+		{Name: "cache_read_tokens", N: u.CacheReadTokens}, {Name: "cache_write_tokens", N: u.CacheWriteTokens}}
+	reported := r.Reported
+	if reported == nil {
+		reported = derived
+	}
+	for _, c := range reported {
+		if c.N < 0 || c.N > MaxPlausibleTokens {
+			return fmt.Errorf("%s=%d is outside 0..%d", c.Name, c.N, MaxPlausibleTokens)
+		}
+	}
+	for _, c := range derived {
+		if c.N < 0 || c.N > MaxPlausibleTokens {
+			parts := make([]string, len(reported))
+			for i, c := range reported {
+				parts[i] = fmt.Sprintf("%s=%d", c.Name, c.N)
+			}
+			return fmt.Errorf("%s contradict each other", strings.Join(parts, " "))
 		}
 	}
 	return nil

@@ -324,13 +324,20 @@ func (s *Service) Run(ctx context.Context, a Agent, in Input) (Result, error) {
 		keeps = k.KeepsSessions()
 	}
 	var sess Session
+	// Without a platform session the client's messages (if any) are the
+	// conversation, sent to every provider, a gateway keeping sessions too
+	// (it has no memory of a call-id session). Within one, the session's
+	// turns are sent, except to a gateway keeping the session: it gets only
+	// the new query under the session's key.
 	history := in.Messages
 	if in.SessionID != "" {
 		sess, err = s.store.GetSession(ctx, SessionKey{TenantID: a.TenantID, AgentID: a.AgentID, SessionID: in.SessionID})
 		if err != nil {
 			return Result{}, err
 		}
-		if !keeps && sess.Live(s.clock.Now()) {
+		if keeps {
+			history = nil
+		} else if sess.Live(s.clock.Now()) {
 			history = make([]provider.Message, 0, 2*len(sess.Turns))
 			for _, t := range sess.Turns {
 				history = append(history, provider.Message{Role: "user", Content: t.Query},
@@ -394,19 +401,24 @@ func (s *Service) Run(ctx context.Context, a Agent, in Input) (Result, error) {
 	}
 	addProviderTime(ctx, time.Since(called))
 	st := Settlement{Failed: callErr != nil, PriceVersion: s.catalog.Version(), At: s.clock.Now()}
+	var uerr error
+	if callErr == nil || (streamed && (resp.Usage != provider.Usage{} || resp.Reported != nil)) {
+		uerr = CheckUsage(resp)
+	}
 	switch {
-	case callErr == nil:
-		if uerr := CheckUsage(resp.Usage); uerr != nil {
-			// A provider reporting impossible usage: the call is failed and
-			// charged its reservation, the bound promised at admit.
-			st = Settlement{Failed: true, Cost: ticket.Reserve, PriceVersion: s.catalog.Version(), At: st.At}
+	case uerr != nil:
+		// A provider reporting impossible usage (answered, or streamed and
+		// then interrupted): the call is failed and charged its
+		// reservation, the bound promised at admit.
+		st = Settlement{Failed: true, Cost: ticket.Reserve, PriceVersion: s.catalog.Version(), At: st.At}
+		if callErr == nil {
 			msg := fmt.Sprintf("%s: implausible usage reported (%v); the call is charged its reservation", resp.Provider, uerr)
 			callErr = &provider.Error{Class: provider.ErrUpstream, Public: msg + ": " + provider.ErrUpstream.Error(),
 				Detail: msg + ": " + provider.ErrUpstream.Error()}
-		} else {
-			st.Tokens = tokensOf(resp.Usage)
-			st.Cost = Money(model.Price.Cost(resp.Usage))
 		}
+	case callErr == nil:
+		st.Tokens = tokensOf(resp.Usage)
+		st.Cost = Money(model.Price.Cost(resp.Usage))
 	case streamed && (resp.Content != "" || resp.Usage != (provider.Usage{}) || ctx.Err() != nil):
 		// Interrupted after the model started: charge what it reported, or
 		// else an upper bound from what was streamed.

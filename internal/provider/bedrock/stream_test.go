@@ -238,3 +238,15 @@ func TestBedrockStreamHTTPRequestAndError(t *testing.T) {
 	eq(t, "response", resp, provider.Response{Provider: "bedrock"})
 	eq(t, "calls", f.N(), 1)
 }
+
+// Implausible counts are handed on as reported (tenancy's usage rule
+// settles the call), streamed as buffered.
+func TestBedrockStreamHandsImplausibleUsageOn(t *testing.T) {
+	f := &fakeConverse{readers: []*fakeReader{newFakeReader([]types.ConverseStreamOutput{
+		textDelta("ok"), metadata(-3, 5, 0, 0)}, nil, false)}}
+	resp, _, err := collect(t, bedrockOn(f), bedrockReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "usage", resp.Usage, provider.Usage{InputTokens: -3, OutputTokens: 5})
+}
