@@ -177,13 +177,18 @@ func ExplainRefusal(t *Tenant, a Admission, plan AdmitPlan) (Verdict, AdmitPlan,
 	}
 	if t.MaxCostPerMonth != nil && w.MonthBudget < a.Reserve {
 		// As for the day: when the month's settled spend plus this call
-		// fits the monthly budget, only calls in flight hold it.
-		if w.MonthSpent <= *t.MaxCostPerMonth-a.Reserve {
+		// fits the monthly budget, only calls in flight hold it, unless the
+		// day's budget is really exhausted (a retry in seconds would only
+		// meet that: the day's refusal below says so).
+		dayExhausted := w.BudgetLeft < a.Reserve && w.Spent > t.MaxCostPerDay-a.Reserve
+		switch {
+		case w.MonthSpent > *t.MaxCostPerMonth-a.Reserve:
+			return Refuse, plan, MonthlyCostLimit(a.TenantID, w.MonthSpent+w.MonthReserved, *t.MaxCostPerMonth,
+				until(a.Now, cal.NextMonth(a.Now)))
+		case !dayExhausted:
 			return Refuse, plan, MonthlyCostLimitInFlight(a.TenantID, w.MonthSpent, w.MonthReserved, *t.MaxCostPerMonth,
 				min(InFlightRetryAfter, until(a.Now, cal.NextMonth(a.Now))))
 		}
-		return Refuse, plan, MonthlyCostLimit(a.TenantID, w.MonthSpent+w.MonthReserved, *t.MaxCostPerMonth,
-			until(a.Now, cal.NextMonth(a.Now)))
 	}
 	if w.BudgetLeft < a.Reserve {
 		// Settled spend plus this call fits the cap: only calls in flight
