@@ -116,5 +116,14 @@ func parseAnthropic(ar anthropicResponse) (Response, error) {
 		// Anthropic's input_tokens already excludes cache reads and writes.
 		Usage: Usage{InputTokens: *u.InputTokens, OutputTokens: *u.OutputTokens,
 			CacheReadTokens: u.CacheReadInputTokens, CacheWriteTokens: u.CacheCreationInputTokens},
+		Reported: anthropicReported(Usage{InputTokens: *u.InputTokens, OutputTokens: *u.OutputTokens,
+			CacheReadTokens: u.CacheReadInputTokens, CacheWriteTokens: u.CacheCreationInputTokens}),
 	}, nil
+}
+
+// anthropicReported is a Messages API usage in its own names (the counts
+// are those of Usage: Anthropic's are already disjoint).
+func anthropicReported(u Usage) []Count {
+	return []Count{{"input_tokens", u.InputTokens}, {"output_tokens", u.OutputTokens},
+		{"cache_read_input_tokens", u.CacheReadTokens}, {"cache_creation_input_tokens", u.CacheWriteTokens}}
 }

@@ -305,6 +305,9 @@ func (c *Anthropic) Stream(ctx context.Context, req Request, onDelta func(string
 		}, c.key)
 	})
 	out := Response{Content: content, Provider: "anthropic", Usage: usage}
+	if usage != (Usage{}) {
+		out.Reported = anthropicReported(usage)
+	}
 	if err != nil {
 		return out, err
 	}

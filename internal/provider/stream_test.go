@@ -249,5 +249,7 @@ func TestStreamsHandImplausibleUsageOn(t *testing.T) {
 			t.Fatal(err)
 		}
 		eq(t, "usage", resp.Usage, Usage{InputTokens: -7, OutputTokens: -2})
+		eq(t, "reported", resp.Reported, []Count{{"input_tokens", -7}, {"output_tokens", -2},
+			{"cache_read_input_tokens", 0}, {"cache_creation_input_tokens", 0}})
 	})
 }

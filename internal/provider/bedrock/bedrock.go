@@ -174,7 +174,7 @@ func (b *Provider) Stream(ctx context.Context, req provider.Request, onDelta fun
 	})
 	resp := provider.Response{Content: content, Provider: "bedrock"}
 	if usage != nil {
-		resp.Usage = *usage
+		resp.Usage, resp.Reported = *usage, reported(*usage)
 	}
 	if err != nil {
 		return resp, err
@@ -276,7 +276,14 @@ func parseConverse(co *bedrockruntime.ConverseOutput) (provider.Response, error)
 	usage := provider.Usage{InputTokens: int64(*u.InputTokens), OutputTokens: int64(*u.OutputTokens),
 		CacheReadTokens: int64(aws.ToInt32(u.CacheReadInputTokens)), CacheWriteTokens: int64(aws.ToInt32(u.CacheWriteInputTokens))}
 	// Implausible counts are the domain's to judge (tenancy's usage rule).
-	return provider.Response{Content: b.String(), Provider: "bedrock", Usage: usage}, nil
+	return provider.Response{Content: b.String(), Provider: "bedrock", Usage: usage, Reported: reported(usage)}, nil
+}
+
+// reported is a Converse usage in Converse's names (the counts are those
+// of Usage: Converse's are already disjoint).
+func reported(u provider.Usage) []provider.Count {
+	return []provider.Count{{Name: "inputTokens", N: u.InputTokens}, {Name: "outputTokens", N: u.OutputTokens},
+		{Name: "cacheReadInputTokens", N: u.CacheReadTokens}, {Name: "cacheWriteInputTokens", N: u.CacheWriteTokens}}
 }
 
 // converseMessages is the history, then the query, as Converse messages.

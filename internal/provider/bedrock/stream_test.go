@@ -249,4 +249,6 @@ func TestBedrockStreamHandsImplausibleUsageOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "usage", resp.Usage, provider.Usage{InputTokens: -3, OutputTokens: 5})
+	eq(t, "reported", resp.Reported, []provider.Count{{Name: "inputTokens", N: -3}, {Name: "outputTokens", N: 5},
+		{Name: "cacheReadInputTokens", N: 0}, {Name: "cacheWriteInputTokens", N: 0}})
 }
