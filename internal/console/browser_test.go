@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -490,6 +491,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	eq(t, "usage date", b.text(`[data-testid=usage] [data-field=usage_date]`), "2026-11-28")
 	eq(t, "tenant spend", b.text(`[data-testid=usage] [data-field=total_cost_usd]`), "$0.11")
 	eq(t, "queries today", b.text(`[data-testid=usage] [data-field=queries_today]`), "10")
+	var rep struct {
+		ByAgent map[string]struct {
+			Queries int64       `json:"queries"`
+			Tokens  int64       `json:"tokens"`
+			Cost    json.Number `json:"cost_usd"`
+		} `json:"by_agent"`
+	}
+	if err := json.Unmarshal([]byte(f.api.raw("/tenants/acme/usage", adminKey)), &rep); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, "agents in the report", len(rep.ByAgent), 1)
+	eq(t, "agent usage rows", b.count(`[data-testid=by-agent] [data-testid=agent-usage-row]`), 1)
+	sup := `[data-testid=by-agent] [data-agent-id=support] `
+	eq(t, "support's queries", b.text(sup+`[data-field=queries]`), "10")
+	eq(t, "support's tokens", b.text(sup+`[data-field=tokens]`), strconv.FormatInt(rep.ByAgent["support"].Tokens, 10))
+	eq(t, "support's cost", string(rep.ByAgent["support"].Cost), "0.105")
+	eq(t, "support's cost shown", b.text(sup+`[data-field=cost_usd]`), "$0.1050")
 	eq(t, "bars", b.count(`[data-testid=history-chart] rect`), 30)
 	eq(t, "marks with a date", b.count(`[data-testid=history-chart] [data-date]`), 30)
 	eq(t, "query line points", eval[int](b, `document.querySelector('[data-testid=queries-line]').getAttribute('d').split(/[ML]/).length - 1`), 30)

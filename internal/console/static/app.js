@@ -569,6 +569,16 @@
           el('th', {}, 'Output tokens'), el('th', {}, 'Cost'))),
         el('tbody', {}, rows))));
     }
+    const agents = Object.entries(u.by_agent || {}).sort((a, b) => a[0].localeCompare(b[0]));
+    if (agents.length) { // today's settled calls per agent (short id), as the report gives them
+      const rows = agents.map(([id, au]) => el('tr', { 'data-testid': 'agent-usage-row', 'data-agent-id': id },
+        el('td', { 'data-label': 'Agent' }, id), el('td', { 'data-label': 'Queries', 'data-field': 'queries' }, String(au.queries)),
+        el('td', { 'data-label': 'Tokens', 'data-field': 'tokens' }, String(au.tokens)),
+        el('td', { 'data-label': 'Cost', 'data-field': 'cost_usd' }, el('span', { title: exactUSD(nanos(au.cost_usd)) }, usd(nanos(au.cost_usd), 4)))));
+      card.append(el('div', { class: 'table-wrap' }, el('table', { class: 'models', 'data-testid': 'by-agent' },
+        el('thead', {}, el('tr', {}, el('th', {}, 'Agent'), el('th', {}, 'Queries'), el('th', {}, 'Tokens'), el('th', {}, 'Cost'))),
+        el('tbody', {}, rows))));
+    }
     return card;
   }
 
