@@ -100,32 +100,32 @@ type ModelCounters struct {
 
 // Tenant is a tenant's config, state, lifetime totals and live window.
 type Tenant struct {
-	ID                string         `json:"tenant_id"`
-	Name              string         `json:"name"`
-	MaxAgents         int            `json:"max_agents"`
-	MaxQueriesPerHour int            `json:"max_queries_per_hour"`
-	MaxCostNanos      int64          `json:"max_cost_nanos_per_day"`
-	AllowedModels     []string       `json:"allowed_models"`
-	AllowedTools      []string       `json:"allowed_tools"`
-	Metadata          map[string]any `json:"metadata"`
-	Timezone          string         `json:"timezone"`
-	PrevTimezone      string         `json:"prev_timezone,omitempty"` // the zone of the days before TimezoneFrom
-	TimezoneFrom      *time.Time     `json:"timezone_from,omitempty"`
-	Active            bool           `json:"is_active"`
-	CreatedAt         time.Time      `json:"created_at"`
-	UpdatedAt         time.Time      `json:"updated_at"`
-	AgentCount        int            `json:"agent_count"`
-	TotalQueries      int64          `json:"total_queries"`
-	LifetimeCostNanos int64          `json:"lifetime_cost_nanos"`
-	Day               string         `json:"window_day"`
-	Hour              string         `json:"window_hour"`
-	HourQueries       int64          `json:"hour_queries"`
-	BudgetNanos       int64          `json:"budget_left_nanos"`
-	MaxCostNanosMonth *int64         `json:"max_cost_nanos_per_month"` // null: no monthly budget
-	Month             string         `json:"month"`                    // the window's local month, YYYY-MM
-	MonthSpentNanos   int64          `json:"month_spent_nanos"`
-	MonthReserved     int64          `json:"month_reserved_nanos"`
-	MonthBudgetNanos  int64          `json:"month_budget_left_nanos"`
+	ID                string           `json:"tenant_id"`
+	Name              string           `json:"name"`
+	MaxAgents         int              `json:"max_agents"`
+	MaxQueriesPerHour int              `json:"max_queries_per_hour"`
+	MaxCostNanos      int64            `json:"max_cost_nanos_per_day"`
+	AllowedModels     []string         `json:"allowed_models"`
+	AllowedTools      []string         `json:"allowed_tools"`
+	Metadata          tenancy.Metadata `json:"metadata"`
+	Timezone          string           `json:"timezone"`
+	PrevTimezone      string           `json:"prev_timezone,omitempty"` // the zone of the days before TimezoneFrom
+	TimezoneFrom      *time.Time       `json:"timezone_from,omitempty"`
+	Active            bool             `json:"is_active"`
+	CreatedAt         time.Time        `json:"created_at"`
+	UpdatedAt         time.Time        `json:"updated_at"`
+	AgentCount        int              `json:"agent_count"`
+	TotalQueries      int64            `json:"total_queries"`
+	LifetimeCostNanos int64            `json:"lifetime_cost_nanos"`
+	Day               string           `json:"window_day"`
+	Hour              string           `json:"window_hour"`
+	HourQueries       int64            `json:"hour_queries"`
+	BudgetNanos       int64            `json:"budget_left_nanos"`
+	MaxCostNanosMonth *int64           `json:"max_cost_nanos_per_month"` // null: no monthly budget
+	Month             string           `json:"month"`                    // the window's local month, YYYY-MM
+	MonthSpentNanos   int64            `json:"month_spent_nanos"`
+	MonthReserved     int64            `json:"month_reserved_nanos"`
+	MonthBudgetNanos  int64            `json:"month_budget_left_nanos"`
 	// The tenant's OpenClaw gateway (admin-only config).
 	OpenClawGatewayURL  string `json:"openclaw_gateway_url,omitempty"`
 	OpenClawTokenSecret string `json:"openclaw_gateway_token_secret,omitempty"`

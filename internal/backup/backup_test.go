@@ -90,7 +90,11 @@ func populate(t *testing.T, s store) []string {
 		cfg.MaxCostPerDay = tenancy.Money(7_123_456_789 + int64(i))
 		switch id {
 		case "acme":
-			cfg.Metadata = map[string]any{"plan": "gold", "seats": 12.5, "tags": []any{"a", "b"}}
+			// Numbers as the API keeps them (json.Number, the text sent):
+			// beyond float64's integers, and forms a float64 would rewrite.
+			cfg.Metadata = map[string]any{"plan": "gold", "seats": 12.5, "tags": []any{"a", "b"},
+				"big": json.Number("9007199254740993"), "price": json.Number("1.10"), "hundred": json.Number("1E+2"),
+				"neg_zero": json.Number("-0.0"), "nested": map[string]any{"n": json.Number("-9007199254740995")}}
 			cfg.AllowedTools = []string{"web_search", "calculator"}
 			cfg.SessionTTLDays = 7
 		case "globex":
@@ -328,7 +332,8 @@ func TestRoundTripEmbeddedDynamoEmbedded(t *testing.T) {
 	}
 	for _, want := range []string{`"kind":"tenant"`, `"kind":"agent"`, `"kind":"key"`, `"kind":"call"`, `"kind":"day"`,
 		`"recorded":{"failed":false,"input_tokens":11,"output_tokens":22,"cache_read_tokens":3`, `"cost_nanos":345678`,
-		`"max_cost_nanos_per_day":7123456789`, `"max_cost_nanos_per_month":99123456789,"month":"2026-11"`, `"timezone":"Asia/Tokyo","prev_timezone":"UTC","timezone_from":"2026-11-30T00:00:00Z"`, `"created_at":"2026-11-26T09:15:00.123456789Z"`,
+		`"max_cost_nanos_per_day":7123456789`,
+		`"metadata":{"big":9007199254740993,"hundred":1E+2,"neg_zero":-0.0,"nested":{"n":-9007199254740995},"plan":"gold","price":1.10,"seats":12.5,"tags":["a","b"]}`, `"max_cost_nanos_per_month":99123456789,"month":"2026-11"`, `"timezone":"Asia/Tokyo","prev_timezone":"UTC","timezone_from":"2026-11-30T00:00:00Z"`, `"created_at":"2026-11-26T09:15:00.123456789Z"`,
 		`"session_ttl_days":7,`, `"session_ttl_days":30,`, `"max_history_turns":0,`, `"max_history_turns":20,`,
 		`"kind":"alert"`, `"period":"day","period_key":"2026-11-29","threshold_pct":1`, `"overage_nanos":79999000`,
 		`{"kind":"agent_day","agent_day":{"tenant_id":"initech","date":"2026-11-29","agent_id":"support","queries":1,"input_tokens":5,"output_tokens":7,"cache_read_tokens":0,"cache_write_tokens":0,"cost_nanos":80000000}}`,
@@ -437,6 +442,8 @@ func TestRoundTripEmbeddedDynamoEmbedded(t *testing.T) {
 
 	tn := view(t, b, "acme", keys[0])[0].(tenancy.Tenant)
 	if tn.TotalQueries != 2+3+4 || tn.Usage.Reserved != 15_791_250 || tn.Metadata["seats"] != json.Number("12.5") ||
+		tn.Metadata["big"] != json.Number("9007199254740993") || tn.Metadata["price"] != json.Number("1.10") ||
+		tn.Metadata["hundred"] != json.Number("1E+2") || tn.Metadata["neg_zero"] != json.Number("-0.0") ||
 		tn.SessionTTLDays != 7 {
 		t.Fatalf("acme after the round trip: %+v", tn)
 	}

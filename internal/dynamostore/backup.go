@@ -262,7 +262,7 @@ func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 		t := rec.Tenant
 		md := t.Metadata
 		if md == nil {
-			md = map[string]any{}
+			md = tenancy.Metadata{}
 		}
 		meta, err := json.Marshal(md)
 		if err != nil {
