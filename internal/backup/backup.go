@@ -16,9 +16,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/openclaw/tenancy/internal/tenancy"
@@ -286,6 +289,10 @@ type Store interface {
 	// (import into an empty store, or one without those tenants); a
 	// session whose agent is not in the store is refused (AgentNotFound).
 	Import(ctx context.Context, r Record) error
+	// GetTenant and GetAgent are the store's reads (tenancy.Store's): an
+	// import checks its references against them before it writes.
+	GetTenant(ctx context.Context, tenantID string) (tenancy.Tenant, error)
+	GetAgent(ctx context.Context, tenantID, agentID string) (tenancy.Agent, error)
 }
 
 // Write exports s as JSON lines to w and returns the number of records
@@ -309,9 +316,65 @@ func Write(ctx context.Context, s Store, w io.Writer, now time.Time) (n, expired
 
 // Read imports JSON lines from r into s and returns the number of records
 // written and of session lines skipped because they had expired at now (an
-// old backup: they are not brought back). A malformed line stops the import
-// with its line number.
+// old backup: they are not brought back).
+//
+// The import is all or nothing as far as the input decides: the whole input
+// is read and checked before anything is written (each line against the
+// API's own validators, tenancy.TenantConfig.Validate and
+// tenancy.AgentConfig.Validate and the id rules; every record's tenant, and
+// a session's agent, on an earlier line or in the store; no tenant twice nor
+// one the store has). The first bad line refuses the import with its line
+// number and the validator's message, and nothing is written. Only a store
+// failure while writing (after every check passed) can leave a partial
+// import; the error names the line it stopped at. The input is spooled to a
+// temporary file between the two passes, so it is never held in memory.
 func Read(ctx context.Context, s Store, r io.Reader, now time.Time) (n, expired int, err error) {
+	spool, err := os.CreateTemp("", "tenancy-import-*.jsonl")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() {
+		_ = spool.Close()
+		_ = os.Remove(spool.Name())
+	}()
+	refs := newReferences(s)
+	err = scanLines(io.TeeReader(r, spool), func(line int, rec Record) error {
+		if rec.Session != nil && !now.Before(rec.Session.ExpiresAt) {
+			expired++
+			return nil
+		}
+		if err := rec.validate(); err != nil {
+			return fmt.Errorf("line %d (%s of tenant %q): %w", line, rec.Kind, rec.TenantID(), err)
+		}
+		if err := refs.check(ctx, rec); err != nil {
+			return fmt.Errorf("line %d (%s of tenant %q): %w", line, rec.Kind, rec.TenantID(), err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, expired, err
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return 0, expired, err
+	}
+	err = scanLines(spool, func(line int, rec Record) error {
+		if rec.Session != nil && !now.Before(rec.Session.ExpiresAt) {
+			return nil
+		}
+		if err := s.Import(ctx, rec); err != nil {
+			return fmt.Errorf("line %d (%s of tenant %q): %w (the lines before it are written: see README, Moving up)",
+				line, rec.Kind, rec.TenantID(), err)
+		}
+		n++
+		return nil
+	})
+	return n, expired, err
+}
+
+// scanLines decodes each non-empty line of r (unknown fields refused) and
+// hands it, checked for its shape (check), to f with its line number. A
+// malformed line stops the scan with its line number.
+func scanLines(r io.Reader, f func(line int, rec Record) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	line := 0
@@ -324,24 +387,174 @@ func Read(ctx context.Context, s Store, r io.Reader, now time.Time) (n, expired 
 		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&rec); err != nil {
-			return n, expired, fmt.Errorf("line %d: %w", line, err)
+			return fmt.Errorf("line %d: %w", line, err)
 		}
 		if err := rec.check(); err != nil {
-			return n, expired, fmt.Errorf("line %d: %w", line, err)
+			return fmt.Errorf("line %d: %w", line, err)
 		}
-		if rec.Session != nil && !now.Before(rec.Session.ExpiresAt) {
-			expired++
-			continue
+		if err := f(line, rec); err != nil {
+			return err
 		}
-		if err := s.Import(ctx, rec); err != nil {
-			return n, expired, fmt.Errorf("line %d (%s of tenant %q): %w", line, rec.Kind, rec.TenantID(), err)
-		}
-		n++
 	}
 	if err := sc.Err(); err != nil {
-		return n, expired, fmt.Errorf("line %d: %w", line+1, err)
+		return fmt.Errorf("line %d: %w", line+1, err)
 	}
-	return n, expired, nil
+	return nil
+}
+
+// references are the tenants and agents an import has seen on earlier
+// lines, and what the store was found to hold (each asked once).
+type references struct {
+	s            Store
+	fileTenants  map[string]bool
+	fileAgents   map[string]bool
+	storeTenants map[string]bool
+	storeAgents  map[string]bool
+}
+
+func newReferences(s Store) *references {
+	return &references{s: s, fileTenants: map[string]bool{}, fileAgents: map[string]bool{},
+		storeTenants: map[string]bool{}, storeAgents: map[string]bool{}}
+}
+
+// check refuses a tenant the file has already or the store has, a record
+// whose tenant is neither on an earlier line nor in the store, an agent
+// twice, and a session whose agent is neither on an earlier line nor in the
+// store.
+func (f *references) check(ctx context.Context, rec Record) error {
+	tenantID := rec.TenantID()
+	if rec.Tenant != nil {
+		if f.fileTenants[tenantID] {
+			return fmt.Errorf("tenant %q is in the file twice", tenantID)
+		}
+		in, err := f.inStore(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if in {
+			return tenancy.TenantExists(tenantID)
+		}
+		f.fileTenants[tenantID] = true
+		return nil
+	}
+	if !f.fileTenants[tenantID] {
+		in, err := f.inStore(ctx, tenantID)
+		if err != nil {
+			return err
+		}
+		if !in {
+			return tenancy.TenantNotFound(tenantID)
+		}
+	}
+	switch {
+	case rec.Agent != nil:
+		k := tenantID + "/" + rec.Agent.AgentID
+		if f.fileAgents[k] {
+			return fmt.Errorf("agent %q of tenant %q is in the file twice", rec.Agent.AgentID, tenantID)
+		}
+		f.fileAgents[k] = true
+	case rec.Session != nil:
+		k := tenantID + "/" + rec.Session.AgentID
+		if f.fileAgents[k] {
+			return nil
+		}
+		in, ok := f.storeAgents[k]
+		if !ok {
+			_, err := f.s.GetAgent(ctx, tenantID, rec.Session.AgentID)
+			switch {
+			case err == nil:
+				in = true
+			case errors.Is(err, tenancy.ErrAgentNotFound), errors.Is(err, tenancy.ErrTenantNotFound):
+			default:
+				return err
+			}
+			f.storeAgents[k] = in
+		}
+		if !in {
+			return tenancy.AgentNotFound(rec.Session.AgentID, tenantID)
+		}
+	}
+	return nil
+}
+
+func (f *references) inStore(ctx context.Context, tenantID string) (bool, error) {
+	if in, ok := f.storeTenants[tenantID]; ok {
+		return in, nil
+	}
+	_, err := f.s.GetTenant(ctx, tenantID)
+	switch {
+	case err == nil:
+		f.storeTenants[tenantID] = true
+		return true, nil
+	case errors.Is(err, tenancy.ErrTenantNotFound):
+		f.storeTenants[tenantID] = false
+		return false, nil
+	}
+	return false, err
+}
+
+// Config is the tenant's configuration as the API validates it (absent
+// session_ttl_days: the default).
+func (t *Tenant) Config() tenancy.TenantConfig {
+	c := tenancy.TenantConfig{TenantID: t.ID, Name: t.Name, MaxAgents: t.MaxAgents, MaxQueriesPerHour: t.MaxQueriesPerHour,
+		MaxCostPerDay: tenancy.Money(t.MaxCostNanos), AllowedModels: t.AllowedModels, AllowedTools: t.AllowedTools,
+		Metadata: t.Metadata, Timezone: t.Timezone, OpenClawGatewayURL: t.OpenClawGatewayURL,
+		OpenClawTokenSecret: t.OpenClawTokenSecret, AlertThresholdsPct: t.AlertThresholdsPct, SessionTTLDays: t.SessionTTLDays}
+	if t.MaxCostNanosMonth != nil {
+		m := tenancy.Money(*t.MaxCostNanosMonth)
+		c.MaxCostPerMonth = &m
+	}
+	if c.SessionTTLDays == 0 {
+		c.SessionTTLDays = tenancy.DefaultSessionTTLDays
+	}
+	return c
+}
+
+// Config is the agent's configuration as the API validates it (absent
+// max_history_turns: the default).
+func (a *Agent) Config() tenancy.AgentConfig {
+	c := tenancy.AgentConfig{AgentID: a.AgentID, Name: a.Name, SystemPrompt: a.SystemPrompt, LLMModel: a.LLMModel,
+		Tools: a.Tools, MaxOutputTokens: a.MaxOutputTokens, MaxHistoryTurns: tenancy.DefaultMaxHistoryTurns}
+	if a.MaxHistoryTurns != nil {
+		c.MaxHistoryTurns = *a.MaxHistoryTurns
+	}
+	return c
+}
+
+// validate checks a record with the API's own rules: a tenant's config
+// (tenancy.TenantConfig.Validate, and a pending previous zone), an agent's
+// (tenancy.AgentConfig.Validate), every tenant id and agent id.
+func (r Record) validate() error {
+	if err := tenancy.CheckTenantID(r.TenantID()); err != nil {
+		return err
+	}
+	switch {
+	case r.Tenant != nil:
+		t := r.Tenant
+		if err := t.Config().Validate(); err != nil {
+			return err
+		}
+		if !slices.IsSorted(t.AlertThresholdsPct) || len(slices.Compact(slices.Clone(t.AlertThresholdsPct))) != len(t.AlertThresholdsPct) {
+			return tenancy.Validationf("alert_thresholds_pct must be in ascending order without repeats (as the API stores them)")
+		}
+		if t.PrevTimezone != "" {
+			if _, err := tenancy.LoadZone(t.PrevTimezone); err != nil {
+				return fmt.Errorf("prev_timezone: %w", err)
+			}
+			if t.TimezoneFrom == nil {
+				return tenancy.Validationf("prev_timezone needs timezone_from")
+			}
+		}
+	case r.Agent != nil:
+		return r.Agent.Config().Validate()
+	case r.AgentDay != nil:
+		return tenancy.CheckAgentID(r.AgentDay.AgentID)
+	case r.Session != nil:
+		return tenancy.CheckAgentID(r.Session.AgentID)
+	case r.Call != nil && r.Call.AgentID != "":
+		return tenancy.CheckAgentID(r.Call.AgentID)
+	}
+	return nil
 }
 
 // check verifies that a record has exactly the part its kind names.

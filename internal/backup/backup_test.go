@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -587,5 +588,120 @@ func TestExportLeavesOutSessionsOfDeletedAgents(t *testing.T) {
 			strings.Contains(b.String(), `"agent_id":"removed"`) {
 			t.Fatalf("%s: %d records, %d expired, %v:\n%s", name, n, expired, err, b.String())
 		}
+	}
+}
+
+// Hand-edited lines are checked with the API's own validators and refused
+// with their line number and the validator's message; nothing is written.
+func TestImportValidatesEveryRecord(t *testing.T) {
+	a := boltStore(t)
+	populate(t, a)
+	lines := strings.Split(export(t, a), "\n")
+	tenant, agent, key := lines[0], lines[1], lines[3]
+	if !strings.HasPrefix(tenant, `{"kind":"tenant","tenant":{"tenant_id":"acme",`) || !strings.HasPrefix(agent, `{"kind":"agent"`) ||
+		!strings.HasPrefix(key, `{"kind":"key"`) {
+		t.Fatalf("unexpected export:\n%s\n%s\n%s", tenant, agent, key)
+	}
+	edit := func(line, old, new string) string {
+		t.Helper()
+		if !strings.Contains(line, old) {
+			t.Fatalf("%s lacks %s", line, old)
+		}
+		return strings.Replace(line, old, new, 1)
+	}
+	const acme = `line 1 (tenant of tenant "acme"): `
+	for _, c := range []struct{ in, msg string }{
+		{edit(tenant, `"timezone":"UTC"`, `"timezone":"Mars/Olympus"`),
+			acme + `timezone must be an IANA time zone name such as Europe/Paris or UTC`},
+		{edit(tenant, `"timezone":"UTC"`, `"timezone":"UTC","prev_timezone":"Mars/Olympus","timezone_from":"2026-11-30T00:00:00Z"`),
+			acme + `prev_timezone: timezone must be an IANA time zone name such as Europe/Paris or UTC`},
+		{edit(tenant, `"max_agents":10,`, `"max_agents":-5,`), acme + `max_agents must be between 0 and 10000`},
+		{edit(tenant, `"max_cost_nanos_per_day":7123456789,`, `"max_cost_nanos_per_day":-100,`),
+			acme + `max_cost_usd_per_day must be between 0 and ` + tenancy.MaxMoney.Decimal()},
+		{edit(tenant, `"max_cost_nanos_per_month":null`, `"max_cost_nanos_per_month":-1`),
+			acme + `max_cost_usd_per_month must be null or between 0 and ` + tenancy.MaxMoney.Decimal()},
+		{edit(tenant, `"alert_thresholds_pct":[80,100]`, `"alert_thresholds_pct":[0,500]`),
+			acme + `alert_thresholds_pct entries must be integers between 1 and 100`},
+		{edit(tenant, `"alert_thresholds_pct":[80,100]`, `"alert_thresholds_pct":[100,80]`),
+			acme + `alert_thresholds_pct must be in ascending order without repeats (as the API stores them)`},
+		{edit(tenant, `"name":"ACME Inc."`, `"name":""`), acme + `name must be 1 to 256 characters`},
+		{edit(tenant, `"session_ttl_days":7`, `"session_ttl_days":-1`), acme + `session_ttl_days must be between 1 and 3650`},
+		{edit(tenant, `"allowed_tools":["calculator","web_search"]`, `"allowed_tools":["rm -rf"]`),
+			acme + `allowed_tools entries must match ^[a-zA-Z0-9_.:/@+-]{1,128}$`},
+		{edit(tenant, `"tenant_id":"acme"`, `"tenant_id":"UP-per"`),
+			`line 1 (tenant of tenant "UP-per"): tenant_id must match ^[a-z0-9][a-z0-9_]{0,31}$ (lowercase letters, digits and underscores, at most 32 characters, no hyphen)`},
+		{tenant + "\n" + edit(agent, `"max_output_tokens":1024`, `"max_output_tokens":0`),
+			`line 2 (agent of tenant "acme"): max_output_tokens must be between 1 and 200000`},
+		{tenant + "\n" + edit(agent, `"agent_id":"sales"`, `"agent_id":"Sales"`),
+			`line 2 (agent of tenant "acme"): agent_id must match ^[a-z0-9][a-z0-9_-]{0,23}$ (lowercase letters, digits, underscores and hyphens, at most 24 characters)`},
+		{tenant + "\n" + edit(agent, `"max_history_turns":0`, `"max_history_turns":-2`),
+			`line 2 (agent of tenant "acme"): max_history_turns must be between 0 and 100`},
+		// References: a tenant twice, a record before (or without) its
+		// tenant, an agent twice.
+		{tenant + "\n\n" + tenant, `line 3 (tenant of tenant "acme"): tenant "acme" is in the file twice`},
+		{key + "\n" + tenant, `line 1 (key of tenant "acme"): Tenant 'acme' not found`},
+		{tenant + "\n" + agent + "\n" + agent, `line 3 (agent of tenant "acme"): agent "sales" of tenant "acme" is in the file twice`},
+	} {
+		empty := boltStore(t)
+		n, _, err := backup.Read(context.Background(), empty, strings.NewReader(c.in), exportNow)
+		if n != 0 || err == nil || err.Error() != c.msg {
+			t.Fatalf("import %s\n%d written, %v\nwant %s", c.in, n, err, c.msg)
+		}
+		if got := export(t, empty); got != "" {
+			t.Fatalf("a refused import wrote:\n%s", got)
+		}
+	}
+	for _, want := range []string{"max_agents must be between 0 and 10000", "max_output_tokens must be between 1 and 200000"} {
+		if !strings.Contains(fmt.Sprint(tenancy.TenantConfig{TenantID: "a", Name: "a", MaxAgents: -1}.Validate(),
+			tenancy.AgentConfig{AgentID: "a", Name: "a", SystemPrompt: "p", LLMModel: "m"}.Validate()), want) {
+			t.Fatalf("the API's validators do not say %q", want)
+		}
+	}
+}
+
+// A file whose last line is bad writes nothing (bolt and DynamoDB); once
+// fixed, it imports whole (no "already registered" from a first attempt).
+func TestImportIsAllOrNothing(t *testing.T) {
+	a := boltStore(t)
+	populate(t, a)
+	data := export(t, a)
+	total := strings.Count(data, "\n")
+	bad := data + `{"kind":"day","day":{"tenant_id":"acme","date":"2026-13-01"}}` + "\n"
+	badLine := fmt.Sprintf(`line %d: date "2026-13-01" is not a date YYYY-MM-DD`, total+1)
+	for name, s := range map[string]store{"bolt": boltStore(t), "dynamodb": dynamoStore(t)} {
+		n, _, err := backup.Read(context.Background(), s, strings.NewReader(bad), exportNow)
+		if n != 0 || err == nil || err.Error() != badLine {
+			t.Fatalf("%s: %d written, %v", name, n, err)
+		}
+		if got := export(t, s); got != "" {
+			t.Fatalf("%s: a refused import wrote:\n%s", name, got)
+		}
+		// A record of a tenant neither in the file nor in the store, last.
+		orphan := data + `{"kind":"day","day":{"tenant_id":"hooli","date":"2026-11-01"}}` + "\n"
+		n, _, err = backup.Read(context.Background(), s, strings.NewReader(orphan), exportNow)
+		if want := fmt.Sprintf(`line %d (day of tenant "hooli"): Tenant 'hooli' not found`, total+1); n != 0 ||
+			!errors.Is(err, tenancy.ErrTenantNotFound) || err.Error() != want {
+			t.Fatalf("%s: %d written, %v, want %s", name, n, err, want)
+		}
+		if got := export(t, s); got != "" {
+			t.Fatalf("%s: a refused import wrote:\n%s", name, got)
+		}
+		if got := load(t, s, data); got != total {
+			t.Fatalf("%s: the fixed file imported %d of %d records", name, got, total)
+		}
+		if got := export(t, s); got != data {
+			t.Fatalf("%s: after the fixed import:\n%s\nwant\n%s", name, got, data)
+		}
+	}
+	// A good tenant, then a bad line: the tenant is not kept.
+	s := boltStore(t)
+	first := strings.SplitN(data, "\n", 2)[0]
+	in := first + "\n" + strings.NewReplacer(`"tenant_id":"acme"`, `"tenant_id":"beta"`, `"max_agents":10,`, `"max_agents":-5,`).Replace(first)
+	if _, _, err := backup.Read(context.Background(), s, strings.NewReader(in), exportNow); err == nil ||
+		err.Error() != `line 2 (tenant of tenant "beta"): max_agents must be between 0 and 10000` {
+		t.Fatalf("a bad second line: %v", err)
+	}
+	if _, err := s.GetTenant(context.Background(), "acme"); !errors.Is(err, tenancy.ErrTenantNotFound) {
+		t.Fatalf("the first tenant was kept: %v", err)
 	}
 }
