@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/csv"
 	"fmt"
 	"strings"
 	"testing"
@@ -167,20 +168,29 @@ func TestHistoryOverage(t *testing.T) {
 	// November: 3 x 1,215,000 + 10 x 150 + 5 x 600 = 3,649,500 spent.
 	eq(t, "months", months, []string{"2026-11=0.0018036/0.0036495", "2026-12=0.0006012/0.001215"})
 
-	csv := s.must(s.do("GET", q+"&format=csv", adminKey, nil), 200).raw
-	lines := strings.Split(strings.TrimSpace(csv), "\n")
-	eq(t, "csv header", lines[0], "date,queries,cost_usd,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,"+
-		"failed_calls,unsettled_reserved_usd,price_versions,by_model,overage_usd")
-	var cells []string
-	for _, l := range lines[1:] {
-		f := strings.Split(l, ",")
-		cells = append(cells, f[0]+" "+f[2]+" "+f[len(f)-1])
+	// overage_usd is the column after by_model (by_agent came after it).
+	table := func(path string) [][]string {
+		t.Helper()
+		rows, err := csv.NewReader(strings.NewReader(s.must(s.do("GET", path, adminKey, nil), 200).raw)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
 	}
-	eq(t, "csv rows", cells, []string{"2026-11-28 0.0012195 0.0006012", "2026-11-29 0.00243 0.0012024", "2026-12-02 0.001215 0.0006012"})
-	csv = s.must(s.do("GET", q+"&format=csv&group=month", adminKey, nil), 200).raw
-	lines = strings.Split(strings.TrimSpace(csv), "\n")
-	eq(t, "monthly csv", fmt.Sprint(strings.HasPrefix(lines[0], "month,queries,"), " ",
-		lines[1][strings.LastIndex(lines[1], ",")+1:], " ", lines[2][strings.LastIndex(lines[2], ",")+1:]), "true 0.0018036 0.0006012")
+	rows := table(q + "&format=csv")
+	eq(t, "csv header", strings.Join(rows[0], ","), "date,queries,cost_usd,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,"+
+		"failed_calls,unsettled_reserved_usd,price_versions,by_model,overage_usd,by_agent")
+	var cells []string
+	for _, f := range rows[1:] {
+		cells = append(cells, f[0]+" "+f[2]+" "+f[11]+" "+f[12])
+	}
+	eq(t, "csv rows", cells, []string{
+		`2026-11-28 0.0012195 0.0006012 {"mini":{"queries":2,"tokens":2115,"input_tokens":110,"output_tokens":2005,"cache_read_tokens":0,"cache_write_tokens":0,"cost_usd":0.0012195}}`,
+		`2026-11-29 0.00243 0.0012024 {"mini":{"queries":2,"tokens":4200,"input_tokens":200,"output_tokens":4000,"cache_read_tokens":0,"cache_write_tokens":0,"cost_usd":0.00243}}`,
+		`2026-12-02 0.001215 0.0006012 {"mini":{"queries":1,"tokens":2100,"input_tokens":100,"output_tokens":2000,"cache_read_tokens":0,"cache_write_tokens":0,"cost_usd":0.001215}}`})
+	rows = table(q + "&format=csv&group=month")
+	eq(t, "monthly csv", fmt.Sprint(rows[0][0], " ", rows[1][0], " ", rows[1][11], " ", rows[2][0], " ", rows[2][11]),
+		"month 2026-11 0.0018036 2026-12 0.0006012")
 }
 
 // Issue 10: each session of a listing has id and turns (besides session_id

@@ -96,7 +96,7 @@ func TestMonthlyBudgetOverHTTP(t *testing.T) {
 	eq(t, "December cost", months[1].(map[string]any)["cost_usd"].(json.Number).String(), "0.0105")
 	r = s.must(s.do("GET", "/tenants/acme/usage/history?group=month&format=csv", adminKey, nil), 200)
 	eq(t, "csv header", strings.SplitN(r.raw, "\n", 2)[0], "month,queries,cost_usd,input_tokens,output_tokens,"+
-		"cache_read_tokens,cache_write_tokens,failed_calls,unsettled_reserved_usd,price_versions,by_model,overage_usd")
+		"cache_read_tokens,cache_write_tokens,failed_calls,unsettled_reserved_usd,price_versions,by_model,overage_usd,by_agent")
 	eq(t, "csv rows", strings.Count(r.raw, "\n"), 3)
 	s.must(s.do("GET", "/tenants/acme/usage/history?group=week", adminKey, nil), 400, "group must be day or month")
 }

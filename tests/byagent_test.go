@@ -1,6 +1,9 @@
 package tests
 
 import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -74,8 +77,38 @@ func TestUsageByAgentOverHTTP(t *testing.T) {
 		"sales": {"queries": "3", "tokens": "4500", "cost_usd": "0.00135"}})
 	eq(t, "month cost", r.num("months", "0", "cost_usd"), "0.03285")
 
-	// The CSV keeps its columns: by_agent is in the JSON only.
-	r = s.must(s.do("GET", "/tenants/acme/usage/history?from=2026-11-28&to=2026-11-29&format=csv", adminKey, nil), 200)
-	eq(t, "csv header", strings.SplitN(r.raw, "\n", 2)[0], "date,queries,cost_usd,input_tokens,output_tokens,"+
-		"cache_read_tokens,cache_write_tokens,failed_calls,unsettled_reserved_usd,price_versions,by_model,overage_usd")
+	// The CSV: by_agent is the last column (after overage_usd, so the
+	// earlier columns keep their positions), a JSON object per cell like
+	// by_model, for days and for months.
+	const header = "cache_read_tokens,cache_write_tokens,failed_calls,unsettled_reserved_usd,price_versions,by_model,overage_usd,by_agent"
+	csvAgents := func(what, path string, first string, want []map[string]map[string]string) {
+		t.Helper()
+		r := s.must(s.do("GET", path, adminKey, nil), 200)
+		rows, err := csv.NewReader(strings.NewReader(r.raw)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, what+": header", strings.Join(rows[0], ","), first+",queries,cost_usd,input_tokens,output_tokens,"+header)
+		eq(t, what+": rows", len(rows), 1+len(want))
+		for i, agents := range want {
+			cell := rows[i+1][len(rows[i+1])-1]
+			dec := json.NewDecoder(strings.NewReader(cell))
+			dec.UseNumber()
+			var got map[string]map[string]any
+			if err := dec.Decode(&got); err != nil {
+				t.Fatalf("%s row %d: by_agent %q: %v", what, i+1, cell, err)
+			}
+			eq(t, fmt.Sprintf("%s row %d: agents in %s", what, i+1, cell), len(got), len(agents))
+			for agent, fields := range agents {
+				for k, v := range fields {
+					eq(t, fmt.Sprintf("%s row %d: %s %s", what, i+1, agent, k), fmt.Sprint(got[agent][k]), v)
+				}
+			}
+		}
+	}
+	csvAgents("csv days", "/tenants/acme/usage/history?from=2026-11-28&to=2026-11-29&format=csv", "date",
+		[]map[string]map[string]string{{"support": supportDay, "sales": salesDay},
+			{"sales": {"queries": "1", "tokens": "1500", "cost_usd": "0.00045"}}})
+	csvAgents("csv months", "/tenants/acme/usage/history?group=month&format=csv", "month",
+		[]map[string]map[string]string{{"support": supportDay, "sales": {"queries": "3", "tokens": "4500", "cost_usd": "0.00135"}}})
 }

@@ -151,7 +151,7 @@ func TestLifecycle(t *testing.T) {
 	r = s.must(s.do("GET", "/tenants/acme/usage/history?from=2026-11-01&to=2026-11-30&format=csv", adminKey, nil), 200)
 	eq(t, "content type", r.header.Get("Content-Type"), "text/csv; charset=utf-8")
 	lines := strings.Split(strings.TrimSpace(r.raw), "\n")
-	eq(t, "csv header", lines[0], "date,queries,cost_usd,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,failed_calls,unsettled_reserved_usd,price_versions,by_model,overage_usd")
+	eq(t, "csv header", lines[0], "date,queries,cost_usd,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,failed_calls,unsettled_reserved_usd,price_versions,by_model,overage_usd,by_agent")
 	eq(t, "csv row", strings.Join(strings.Split(lines[1], ",")[:9], ","), "2026-11-28,3,0.0315,3000,1500,0,0,0,0")
 
 	// The next day: the scheduled reset has not run; the first call rolls over.

@@ -478,10 +478,11 @@ type History struct {
 
 // HistoryColumns are the CSV export's columns, the JSON entries' keys
 // (with group=month the first column is "month").
-// overage_usd came last, after the first release's columns, which keep
-// their positions.
+// overage_usd and then by_agent came last, after the first release's
+// columns, which keep their positions.
 var HistoryColumns = []string{"date", "queries", "cost_usd", "input_tokens", "output_tokens",
-	"cache_read_tokens", "cache_write_tokens", "failed_calls", "unsettled_reserved_usd", "price_versions", "by_model", "overage_usd"}
+	"cache_read_tokens", "cache_write_tokens", "failed_calls", "unsettled_reserved_usd", "price_versions", "by_model", "overage_usd",
+	"by_agent"}
 
 func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 	format, group := r.query("format"), r.query("group")
@@ -525,11 +526,15 @@ func (h *Handler) history(ctx context.Context, r *request) (int, any, error) {
 	_ = w.Write(cols)
 	for _, d := range rows {
 		byModel, _ := json.Marshal(d.ByModel)
+		byAgent := []byte("{}")
+		if len(d.ByAgent) > 0 {
+			byAgent, _ = json.Marshal(d.ByAgent)
+		}
 		_ = w.Write([]string{d.Month, strconv.FormatInt(d.Queries, 10), d.Cost.Decimal(),
 			strconv.FormatInt(d.Input, 10), strconv.FormatInt(d.Output, 10),
 			strconv.FormatInt(d.CacheRead, 10), strconv.FormatInt(d.CacheWrite, 10),
 			strconv.FormatInt(d.FailedCalls, 10), d.Unsettled.Decimal(), strings.Join(d.PriceVersions, " "), string(byModel),
-			d.Overage.Decimal()})
+			d.Overage.Decimal(), string(byAgent)})
 	}
 	w.Flush()
 	return http.StatusOK, rawBody{contentType: "text/csv; charset=utf-8", body: sb.String()}, nil
