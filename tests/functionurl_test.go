@@ -51,6 +51,9 @@ func TestExecuteFunctionURL(t *testing.T) {
 	if !strings.HasPrefix(body, "event: delta\ndata: {\"content\":\"Answer to: hi\"}\n\nevent: done\ndata: {") {
 		t.Fatalf("body %q", body)
 	}
+	// The function URL passes no trailer: the done event carries the overhead.
+	done := decodeEvent(t, strings.TrimSuffix(body[strings.Index(body, "event: done\ndata: ")+len("event: done\ndata: "):], "\n\n"))
+	overheadOf(t, done.num("overhead_ms"))
 	out, _ = h(ctx, urlEvent("GET", "/v1/models", key, ""))
 	status, _, body = read(out)
 	eq(t, "models", status, 200)
@@ -92,5 +95,10 @@ func TestExecuteFunctionURL(t *testing.T) {
 	eq(t, "gateway content type", gr.Headers["Content-Type"], "text/event-stream")
 	if !strings.HasPrefix(gr.Body, "event: delta\ndata: {\"content\":\"Answer to: via gateway\"}") {
 		t.Fatalf("gateway body %q", gr.Body)
+	}
+	// Answered whole, the stream's overhead trailer is a header.
+	overheadOf(t, gr.Headers[api.OverheadHeader])
+	if v, ok := gr.Headers["Trailer"]; ok {
+		t.Fatalf("the whole answer declares a trailer: %q", v)
 	}
 }

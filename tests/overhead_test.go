@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"net/http"
 	"regexp"
 	"strconv"
 	"testing"
@@ -107,8 +108,8 @@ func TestOverheadHeaderInHandler(t *testing.T) {
 	}
 }
 
-// The OpenAI-compatible route reports it too (not on a stream, whose header
-// leaves before the model has answered).
+// The OpenAI-compatible route reports it too (on a stream, whose header
+// leaves before the model has answered, as a trailer: TestStreamOverheadTrailer).
 func TestOverheadHeaderOpenAIRoute(t *testing.T) {
 	const modelTime = 150 * time.Millisecond
 	s := newServer(t, true)
@@ -130,4 +131,60 @@ func TestOverheadHeaderOpenAIRoute(t *testing.T) {
 	if v, ok := r.header[api.OverheadHeader]; ok {
 		t.Fatalf("a stream carries %s: %v", api.OverheadHeader, v)
 	}
+}
+
+// A stream's overhead is known only at its end: the response declares
+// X-Tenancy-Overhead-Ms as a trailer (Trailer:) and sends it after the body
+// (read here by net/http's client), with the same value as the "done"
+// event's overhead_ms (execute) or the usage chunk's tenancy.overhead_ms
+// (/v1/chat/completions). The model takes 150 ms, which is not counted.
+func TestStreamOverheadTrailer(t *testing.T) {
+	const modelTime = 150 * time.Millisecond
+	s := newServer(t, true)
+	s.must(s.do("POST", "/tenants", adminKey, acme), 201)
+	s.must(s.do("POST", "/tenants/acme/agents", adminKey, support), 201)
+	key := s.must(s.do("POST", "/tenants/acme/keys", adminKey, nil), 201).str("key")
+	s.model.onCall(func() { time.Sleep(modelTime) })
+	msgs := []any{map[string]any{"role": "user", "content": "hi"}}
+
+	trailer := func(name string, hr *http.Response, total time.Duration) string {
+		t.Helper()
+		eq(t, name+": status", hr.StatusCode, 200)
+		eq(t, name+": content type", hr.Header.Get("Content-Type"), "text/event-stream")
+		// net/http's client moves the declared Trailer: names to hr.Trailer
+		// and fills their values at the end of the body.
+		eq(t, name+": trailers", len(hr.Trailer), 1)
+		if v, ok := hr.Header[api.OverheadHeader]; ok {
+			t.Fatalf("%s: the stream's header carries %s: %v", name, api.OverheadHeader, v)
+		}
+		v := hr.Trailer.Get(api.OverheadHeader)
+		if o := overheadOf(t, v); total-o < modelTime || o > total {
+			t.Fatalf("%s: overhead %v of %v in all, model %v", name, o, total, modelTime)
+		}
+		return v
+	}
+	for _, accept := range []string{"", "text/event-stream"} {
+		t0 := time.Now()
+		hr, evs := s.stream("/tenants/acme/agents/support/execute", key, map[string]any{"query": "hi", "stream": accept == ""}, accept, nil)
+		v := trailer("execute "+accept, hr, time.Since(t0))
+		eq(t, "events", len(evs), 2)
+		eq(t, "done", evs[1].name, "done")
+		done := decodeEvent(t, evs[1].data)
+		eq(t, "done overhead_ms = the trailer", done.num("overhead_ms"), v)
+		eq(t, "done cost", done.num("cost_usd"), "0.0105")
+	}
+
+	t0 := time.Now()
+	hr, evs := s.stream("/v1/chat/completions", key, map[string]any{"model": "support", "messages": msgs, "stream": true,
+		"stream_options": map[string]any{"include_usage": true}}, "", nil)
+	v := trailer("chat with usage", hr, time.Since(t0))
+	eq(t, "chunks", evs[len(evs)-1].data, "[DONE]")
+	usage := decodeEvent(t, evs[len(evs)-2].data)
+	eq(t, "usage chunk overhead_ms = the trailer", usage.num("tenancy", "overhead_ms"), v)
+	eq(t, "usage chunk cost", usage.num("tenancy", "cost_usd"), "0.0105")
+
+	// Without a usage chunk the trailer still comes.
+	t0 = time.Now()
+	hr, _ = s.stream("/v1/chat/completions", key, map[string]any{"model": "support", "messages": msgs, "stream": true}, "", nil)
+	trailer("chat without usage", hr, time.Since(t0))
 }

@@ -113,6 +113,7 @@ func (x *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			err = x.h.streamExecute(r.Context(), sw, req)
 		}
 	}
+	sw.finishStream()
 	attrs := []any{"request_id", ev.RequestContext.RequestID, "route", ev.RouteKey, "role", string(p.Role), "stream", true}
 	if t := params["tenant_id"]; t != "" {
 		attrs = append(attrs, "tenant_id", t)
@@ -131,22 +132,54 @@ func (x *HTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // statusWriter remembers the status written and flushes every write. With
 // a timing, a response that is not a stream carries X-Tenancy-Overhead-Ms,
-// measured when its header is written (after the model answered). A stream's
-// header leaves before the model has finished, so it carries none.
+// measured when its header is written (after the model answered). A
+// stream's header leaves before the model has finished, so it declares
+// X-Tenancy-Overhead-Ms as an HTTP trailer (Trailer:), which the stream's
+// handler sets when it writes its last event (the same value as the event's
+// overhead_ms) and finishStream otherwise sets at the end.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	timing *tenancy.Timing
+	stream bool // a text/event-stream response with a timing: the overhead is a trailer
 }
 
 func (s *statusWriter) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
-		if h := s.Header(); s.timing != nil && !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
-			h.Set(OverheadHeader, FormatMs(s.timing.Overhead()))
+		if h := s.Header(); s.timing != nil {
+			if strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") {
+				s.stream = true
+				h.Add("Trailer", OverheadHeader)
+			} else {
+				h.Set(OverheadHeader, FormatMs(s.timing.Overhead()))
+			}
 		}
 	}
 	s.ResponseWriter.WriteHeader(code)
+}
+
+// finishStream sets a stream's overhead trailer when its handler did not
+// (a stream that ended with an error event, or a chat stream without a
+// usage chunk): the overhead up to the end of the body.
+func (s *statusWriter) finishStream() {
+	if s.stream && s.Header().Get(OverheadHeader) == "" {
+		s.Header().Set(OverheadHeader, FormatMs(s.timing.Overhead()))
+	}
+}
+
+// streamOverhead is the overhead of a streamed call when its last event is
+// written: the value for that event's overhead_ms (null without a timing),
+// also set as the response's X-Tenancy-Overhead-Ms trailer (declared by
+// statusWriter), so the two agree.
+func streamOverhead(ctx context.Context, w http.ResponseWriter) json.RawMessage {
+	t := tenancy.TimingFrom(ctx)
+	if t == nil {
+		return json.RawMessage("null")
+	}
+	ms := FormatMs(t.Overhead())
+	w.Header().Set(OverheadHeader, ms)
+	return json.RawMessage(ms)
 }
 
 func (s *statusWriter) Write(b []byte) (int, error) {
@@ -200,6 +233,12 @@ func (h *Handler) viaHTTP(ctx context.Context, r *request) (int, any, error) {
 	res := rec.Result()
 	headers := map[string]string{}
 	for k, v := range res.Header {
+		headers[k] = strings.Join(v, ",")
+	}
+	// API Gateway answers the whole stream as one body: its trailers (the
+	// overhead) become headers.
+	delete(headers, "Trailer")
+	for k, v := range res.Trailer {
 		headers[k] = strings.Join(v, ",")
 	}
 	return res.StatusCode, rawBody{contentType: res.Header.Get("Content-Type"), headers: headers, body: rec.Body.String()}, nil

@@ -281,7 +281,7 @@ func (h *Handler) chatCompletions(ctx context.Context, w http.ResponseWriter, r 
 	if c.StreamOptions != nil && c.StreamOptions.IncludeUsage {
 		_ = sw.event("", map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": a.AgentID,
 			"choices": []any{}, "usage": usageOf(res.Usage),
-			"tenancy": map[string]any{"cost_usd": res.Cost, "call_id": res.CallID}})
+			"tenancy": map[string]any{"cost_usd": res.Cost, "call_id": res.CallID, "overhead_ms": streamOverhead(ctx, w)}})
 	}
 	_ = sw.event("", "[DONE]")
 	return nil

@@ -88,7 +88,7 @@ var docs = map[string]Doc{
 		Status: 204},
 	"POST /tenants/{tenant_id}/agents/{agent_id}/execute": {ID: "executeAgent",
 		Summary: "Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: " +
-			"text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)",
+			"text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result and overhead_ms) or 'error' (the Error)",
 		Request: executeBody{}, Response: tenancy.Result{}, Text: []string{"text/event-stream"}, Status: 200,
 		Errors: []int{429, 502, 504}, Idempotent: true, RetryAfter: true},
 	"GET /tenants/{tenant_id}/agents/{agent_id}/sessions": {ID: "listSessions",
@@ -244,7 +244,9 @@ func buildOpenAPI() (*openapi3.T, error) {
 			Schema: openapi3.NewStringSchema().WithEnum("true").NewRef()}}},
 		OverheadHeader: {Value: &openapi3.Header{Parameter: openapi3.Parameter{
 			Description: "The platform's own time on this request in milliseconds (microsecond precision), the model " +
-				"provider's time excluded; on every answer of the routes that call models except a stream",
+				"provider's time excluded; on every answer of the routes that call models. A stream (text/event-stream) " +
+				"declares it in Trailer: and sends it as an HTTP trailer after the body, with the value of the 'done' " +
+				"event's overhead_ms (execute) or the usage chunk's tenancy.overhead_ms (/v1/chat/completions)",
 			Schema: openapi3.NewStringSchema().WithPattern(`^[0-9]+\.[0-9]{3}$`).NewRef()}}},
 		CostHeader: {Value: &openapi3.Header{Parameter: openapi3.Parameter{
 			Description: "The call's exact cost in USD (a decimal of at most 9 places); not on a stream (its usage chunk's tenancy.cost_usd)",

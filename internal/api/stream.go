@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+
+	"github.com/openclaw/tenancy/internal/tenancy"
 )
 
 // sseWriter writes server-sent events, starting the 200 response at the
@@ -80,5 +82,13 @@ func (h *Handler) streamExecute(ctx context.Context, w http.ResponseWriter, r *r
 		_ = sw.event("error", p.body())
 		return nil
 	}
-	return sw.event("done", res)
+	return sw.event("done", streamDone{Result: res, OverheadMs: streamOverhead(ctx, w)})
+}
+
+// streamDone is a stream's "done" event: the buffered execute's JSON and
+// the call's overhead in milliseconds (as X-Tenancy-Overhead-Ms, also sent
+// as the response's trailer).
+type streamDone struct {
+	tenancy.Result
+	OverheadMs json.RawMessage `json:"overhead_ms"`
 }

@@ -1321,14 +1321,14 @@ type ClientInterface interface {
 	// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id} (the `GetAgent` operationId).
 	GetAgent(ctx context.Context, tenantId string, agentId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ExecuteAgentWithBody Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
+	// ExecuteAgentWithBody Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result and overhead_ms) or 'error' (the Error)
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /tenants/{tenant_id}/agents/{agent_id}/execute (the `ExecuteAgent` operationId).
 	ExecuteAgentWithBody(ctx context.Context, tenantId string, agentId string, params *ExecuteAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ExecuteAgent Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
+	// ExecuteAgent Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result and overhead_ms) or 'error' (the Error)
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1686,7 +1686,7 @@ func (c *Client) GetAgent(ctx context.Context, tenantId string, agentId string, 
 	return c.Client.Do(req)
 }
 
-// ExecuteAgentWithBody Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
+// ExecuteAgentWithBody Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result and overhead_ms) or 'error' (the Error)
 //
 // Takes any type of body and a specified content type.
 //
@@ -1703,7 +1703,7 @@ func (c *Client) ExecuteAgentWithBody(ctx context.Context, tenantId string, agen
 	return c.Client.Do(req)
 }
 
-// ExecuteAgent Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
+// ExecuteAgent Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result and overhead_ms) or 'error' (the Error)
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3371,14 +3371,14 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /tenants/{tenant_id}/agents/{agent_id} (the `GetAgent` operationId).
 	GetAgentWithResponse(ctx context.Context, tenantId string, agentId string, reqEditors ...RequestEditorFn) (*GetAgentResponse, error)
 
-	// ExecuteAgentWithBodyWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
+	// ExecuteAgentWithBodyWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result and overhead_ms) or 'error' (the Error)
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /tenants/{tenant_id}/agents/{agent_id}/execute (the `ExecuteAgent` operationId).
 	ExecuteAgentWithBodyWithResponse(ctx context.Context, tenantId string, agentId string, params *ExecuteAgentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecuteAgentResponse, error)
 
-	// ExecuteAgentWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
+	// ExecuteAgentWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result and overhead_ms) or 'error' (the Error)
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6571,7 +6571,7 @@ func (c *ClientWithResponses) GetAgentWithResponse(ctx context.Context, tenantId
 	return ParseGetAgentResponse(rsp)
 }
 
-// ExecuteAgentWithBodyWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
+// ExecuteAgentWithBodyWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result and overhead_ms) or 'error' (the Error)
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -6584,7 +6584,7 @@ func (c *ClientWithResponses) ExecuteAgentWithBodyWithResponse(ctx context.Conte
 	return ParseExecuteAgentResponse(rsp)
 }
 
-// ExecuteAgentWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result) or 'error' (the Error)
+// ExecuteAgentWithResponse Execute an agent with quota enforcement; with session_id in a conversation; with stream: true (or Accept: text/event-stream) as server-sent events: 'delta' {content}..., then 'done' (the JSON result and overhead_ms) or 'error' (the Error)
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
