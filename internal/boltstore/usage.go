@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -38,7 +39,9 @@ func admits(r *tenantRec, a tenancy.Admission, plan tenancy.AdmitPlan) bool {
 // DynamoDB store, here on the record the transaction holds.
 func (s *Store) Admit(ctx context.Context, a tenancy.Admission) (tenancy.Ticket, error) {
 	var ticket tenancy.Ticket
+	var refusal error
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		refusal = nil
 		var r tenantRec
 		found, err := get(tx.Bucket(bTenants), []byte(a.TenantID), &r)
 		if err != nil {
@@ -80,6 +83,27 @@ func (s *Store) Admit(ctx context.Context, a tenancy.Admission) (tenancy.Ticket,
 			verdict, next, rerr := tenancy.ExplainRefusal(cur, a, plan)
 			switch verdict {
 			case tenancy.Refuse:
+				// A refusal at the wall records the period's thresholds not
+				// alerted yet (tenancy.WallAlerts), in this transaction: it
+				// commits, and the refusal is returned after it.
+				if cur != nil {
+					if alerts, as := tenancy.WallAlerts(*cur, rerr, a.Now); len(alerts) > 0 {
+						r.ADPct, r.AMPct = as.DayPct, as.MonthPct
+						for _, al := range alerts {
+							if err := putAlert(tx, al, r.Day); err != nil {
+								return err
+							}
+						}
+						if err := writeTenant(tx, r); err != nil {
+							return err
+						}
+						var e *tenancy.Error
+						errors.As(rerr, &e)
+						e.Alerts = alerts
+						refusal = rerr
+						return nil
+					}
+				}
 				return rerr
 			case tenancy.Rollover:
 				if _, err := rollover(tx, &r, a.Now, false); err != nil {
@@ -97,7 +121,20 @@ func (s *Store) Admit(ctx context.Context, a tenancy.Admission) (tenancy.Ticket,
 	if err != nil {
 		return tenancy.Ticket{}, err
 	}
+	if refusal != nil {
+		return tenancy.Ticket{}, refusal
+	}
 	return ticket, nil
+}
+
+// putAlert records an alert of the period of day (the day, or its month).
+func putAlert(tx *bolt.Tx, a tenancy.Alert, day string) error {
+	periodKey := day
+	if a.Period == tenancy.PeriodMonth {
+		periodKey = tenancy.MonthKey(day)
+	}
+	return put(tx.Bucket(bAlerts), alertKey(a, periodKey), alertRec{TenantID: a.TenantID, Period: a.Period,
+		Threshold: a.ThresholdPct, Spent: int64(a.Spent), Cap: int64(a.Cap), At: a.At.UTC()})
 }
 
 // Settle implements tenancy.Store: the settlement goes to the live window
@@ -131,12 +168,7 @@ func (s *Store) Settle(ctx context.Context, t tenancy.Ticket, st tenancy.Settlem
 			alerts, as = tenancy.SettleAlerts(r.tenant(), st.Cost, st.At)
 			r.ADPct, r.AMPct = as.DayPct, as.MonthPct
 			for _, a := range alerts {
-				periodKey := t.Day
-				if a.Period == tenancy.PeriodMonth {
-					periodKey = tenancy.MonthKey(t.Day)
-				}
-				if err := put(tx.Bucket(bAlerts), alertKey(a, periodKey), alertRec{TenantID: a.TenantID, Period: a.Period,
-					Threshold: a.ThresholdPct, Spent: int64(a.Spent), Cap: int64(a.Cap), At: a.At.UTC()}); err != nil {
+				if err := putAlert(tx, a, t.Day); err != nil {
 					return err
 				}
 			}

@@ -3,6 +3,7 @@ package dynamostore_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"math/rand/v2"
 	"sort"
 	"sync"
@@ -195,5 +196,122 @@ func TestImplausibleUsageAlertAt(t *testing.T) {
 		}
 		eq(t, "alerts listed", len(listed), 1)
 		eq(t, "alert at", listed[0].At, at)
+	})
+}
+
+// An ordinary model's usage is below its reservation, so the worst case
+// refuses calls before the settled spend reaches the cap. 200 executes race
+// across the 80% and 100% thresholds of a daily cap of 10 reservations at
+// 10,500,000 nano-USD a call: 14 are answered (the 15th's reservation no
+// longer fits over 147,000,000 settled), 186 refused cost_limit, and
+// exactly two alerts: 80% from the 13th settlement (136,500,000 >=
+// 126,330,000), 100% from the wall with the settled spend.
+func TestAlertsAtTheWall(t *testing.T) {
+	repeated(t, func(t *testing.T, v *env) {
+		svc, rec := v.alertingService()
+		v.acme(func(c *tenancy.TenantConfig) { c.MaxCostPerDay = 10 * reserveNanos })
+		var ok, refused atomic.Int64
+		var wg sync.WaitGroup
+		for i := 0; i < 200; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := svc.Execute(v.ctx, "acme", "support", query)
+				for deadline := time.Now().Add(2 * time.Minute); errorIs(err, tenancy.ErrCostLimitInFlight); {
+					if time.Now().After(deadline) {
+						t.Error("still refused cost_limit_in_flight after 2 minutes")
+						return
+					}
+					time.Sleep(time.Duration(10+rand.IntN(20)) * time.Millisecond)
+					_, err = svc.Execute(v.ctx, "acme", "support", query)
+				}
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errorIs(err, tenancy.ErrCostLimit):
+					refused.Add(1)
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		eq(t, "answered", ok.Load(), 14)
+		eq(t, "refused", refused.Load(), 186)
+		got := rec.sorted()
+		eq(t, "alerts delivered", len(got), 2)
+		want := []tenancy.Alert{
+			{TenantID: "acme", Period: "day", ThresholdPct: 80, Spent: 13 * costNanos, Cap: 10 * reserveNanos, At: t0},
+			{TenantID: "acme", Period: "day", ThresholdPct: 100, Spent: 14 * costNanos, Cap: 10 * reserveNanos, At: t0},
+		}
+		for i := range want {
+			eq(t, "alert", got[i], want[i])
+		}
+		listed, err := svc.Alerts(v.ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "alerts listed", len(listed), 2)
+		r := v.report("acme")
+		eq(t, "report spend", r.TotalCost, 14*costNanos)
+		eq(t, "report queries", r.QueriesToday, int64(14))
+		// Another refusal at the wall: no alert again, nothing moves.
+		if _, err := svc.Execute(v.ctx, "acme", "support", query); !errorIs(err, tenancy.ErrCostLimit) {
+			t.Fatalf("err %v, want cost_limit", err)
+		}
+		eq(t, "alerts after another refusal", len(rec.sorted()), 2)
+		if after := v.report("acme"); !reflect.DeepEqual(after, r) {
+			t.Fatalf("the refusal changed the report:\n%+v\n%+v", r, after)
+		}
+	})
+}
+
+// The month's wall: every threshold of the month not sent yet fires at
+// the first monthly_cost_limit refusal, with the month's settled spend; the
+// day's thresholds are left alone; the refusal moves no counter. A month of
+// 3 reservations (47,373,750) admits 4 calls at 10,500,000 (the 4th's
+// reservation still fits over 31,500,000): 50% (23,686,875) fires at the
+// 3rd settlement, 90% (42,636,375) is never reached by a settlement
+// (42,000,000), the 5th call is refused at the wall.
+func TestMonthAlertsAtTheWall(t *testing.T) {
+	each(t, func(t *testing.T, v *env) {
+		svc, rec := v.alertingService()
+		v.acme(func(c *tenancy.TenantConfig) {
+			c.MaxCostPerDay = 100 * reserveNanos
+			m := 3 * reserveNanos
+			c.MaxCostPerMonth = &m
+			c.AlertThresholdsPct = []int{50, 90, 100}
+		})
+		for i := 0; i < 4; i++ {
+			if _, err := svc.Execute(v.ctx, "acme", "support", query); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := rec.sorted()
+		eq(t, "alerts before the wall", len(got), 1)
+		eq(t, "month 50%", got[0], tenancy.Alert{TenantID: "acme", Period: "month", ThresholdPct: 50, Spent: 3 * costNanos,
+			Cap: 3 * reserveNanos, At: t0})
+		before := v.report("acme")
+		at := t0.Add(time.Minute)
+		v.clock.Set(at)
+		for i := 0; i < 2; i++ {
+			if _, err := svc.Execute(v.ctx, "acme", "support", query); !errorIs(err, tenancy.ErrMonthlyLimit) {
+				t.Fatalf("err %v, want monthly_cost_limit", err)
+			}
+		}
+		got = rec.sorted()
+		eq(t, "alerts", len(got), 3)
+		for i, p := range []int{90, 100} {
+			eq(t, "month at the wall", got[1+i], tenancy.Alert{TenantID: "acme", Period: "month", ThresholdPct: p,
+				Spent: 4 * costNanos, Cap: 3 * reserveNanos, At: at})
+		}
+		listed, err := svc.Alerts(v.ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "alerts listed", len(listed), 3)
+		if after := v.report("acme"); !reflect.DeepEqual(after, before) {
+			t.Fatalf("the refusals changed the report:\n%+v\n%+v", before, after)
+		}
 	})
 }

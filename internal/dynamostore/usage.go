@@ -2,6 +2,7 @@ package dynamostore
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"time"
 
@@ -53,6 +54,11 @@ func (s *Store) Admit(ctx context.Context, a tenancy.Admission) (tenancy.Ticket,
 		verdict, next, rerr := tenancy.ExplainRefusal(cur, a, plan)
 		switch verdict {
 		case tenancy.Refuse:
+			if cur != nil {
+				if err := s.wallAlerts(ctx, *cur, old, rerr, a.Now); err != nil {
+					return tenancy.Ticket{}, err
+				}
+			}
 			return tenancy.Ticket{}, rerr
 		case tenancy.Rollover:
 			if _, err := s.Rollover(ctx, a.TenantID, a.Now, false); err != nil {
@@ -68,6 +74,88 @@ func (s *Store) Admit(ctx context.Context, a tenancy.Admission) (tenancy.Ticket,
 		}
 	}
 	return tenancy.Ticket{}, tenancy.Unavailable(nil)
+}
+
+// wallAlerts records the alerts of a refusal at the wall
+// (tenancy.WallAlerts: cost_limit or monthly_cost_limit) and attaches them
+// to the refusal for the service to deliver; any other refusal is left
+// alone. The period's highest threshold sent and its room are set in a
+// transaction with the alert records, conditioned on the window, the
+// configuration, the period's spend and the threshold the refusal saw: of
+// refusals and settlements racing across a threshold exactly one records
+// it. When that condition fails, the tenant as it then was decides again.
+// Nothing else of the tenant moves.
+func (s *Store) wallAlerts(ctx context.Context, cur tenancy.Tenant, old map[string]types.AttributeValue, refusal error, now time.Time) error {
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		alerts, as := tenancy.WallAlerts(cur, refusal, now)
+		if len(alerts) == 0 {
+			return nil
+		}
+		_, it, err := decodeTenant(old)
+		if err != nil {
+			return err
+		}
+		pctName, roomName, spentName := "a_d_pct", "a_d_room", "d_spent"
+		pct, room, spent, seenPct := as.DayPct, as.DayRoom, it.Spent, it.ADPct
+		periodKey := it.WDay
+		if alerts[0].Period == tenancy.PeriodMonth {
+			pctName, roomName, spentName = "a_m_pct", "a_m_room", "m_spent"
+			pct, room, spent, seenPct = as.MonthPct, as.MonthRoom, it.MSpent, it.AMPct
+			periodKey = tenancy.MonthKey(it.WDay)
+		}
+		cond := expression.And(
+			expression.Name("w_day").Equal(expression.Value(it.WDay)),
+			expression.Name("cfg_rev").Equal(expression.Value(it.CfgRev)),
+			eqOrMissing(spentName, spent), eqOrMissing(pctName, int64(seenPct)))
+		e, err := build(expression.NewBuilder().WithCondition(cond).WithUpdate(
+			expression.Set(expression.Name(pctName), expression.Value(pct)).
+				Set(expression.Name(roomName), expression.Value(int64(room)))))
+		if err != nil {
+			return err
+		}
+		items := []types.TransactWriteItem{{Update: &types.Update{TableName: s.table, Key: key(tenantPK(cur.TenantID), tenantSK),
+			UpdateExpression: e.Update(), ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(),
+			ExpressionAttributeValues: e.Values(), ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld}}}
+		for _, a := range alerts {
+			item, err := encodeAlert(a, periodKey)
+			if err != nil {
+				return storeErr(err)
+			}
+			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: s.table, Item: item}})
+		}
+		reasons, err := s.transact(ctx, items)
+		if err != nil {
+			return err
+		}
+		if reasons == nil {
+			var e *tenancy.Error
+			if errors.As(refusal, &e) {
+				e.Alerts = alerts
+			}
+			return nil
+		}
+		_, old = failedAt(reasons, 0)
+		if old == nil {
+			return tenancy.Unavailable(nil)
+		}
+		if cur, _, err = decodeTenant(old); err != nil {
+			return err
+		}
+		if cur.Usage.Day != it.WDay {
+			return nil // rolled over since: a new period, nothing to record
+		}
+	}
+	return tenancy.Unavailable(nil)
+}
+
+// eqOrMissing is the condition that a number attribute is v (or, for 0,
+// absent: an item written before the attribute existed).
+func eqOrMissing(name string, v int64) expression.ConditionBuilder {
+	c := expression.Name(name).Equal(expression.Value(v))
+	if v == 0 {
+		c = c.Or(expression.AttributeNotExists(expression.Name(name)))
+	}
+	return c
 }
 
 // settlementDelta is what a settlement changes in its day's counters.

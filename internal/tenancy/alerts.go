@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -170,4 +171,47 @@ func SettleAlerts(t Tenant, cost Money, at time.Time) ([]Alert, AlertState) {
 	return alerts, AlertState{DayPct: dayPct, MonthPct: monthPct,
 		DayRoom:   AlertRoom(t.AlertThresholdsPct, dayPct, t.MaxCostPerDay, daySpent),
 		MonthRoom: AlertRoom(t.AlertThresholdsPct, monthPct, t.MonthCap(), monthSpent)}
+}
+
+// WallAlerts is what reaching the wall does to the alerts: an admission
+// refused because a period's budget is really exhausted (cost_limit: the
+// day; monthly_cost_limit: the month; never the *_in_flight refusals, whose
+// budget frees in seconds) counts as crossing every threshold of that
+// period not alerted yet. The worst-case reservation refuses calls before
+// the settled spend reaches the cap, so without this the top thresholds
+// (100% by default) would never fire in ordinary use. The alerts carry the
+// period's settled spend and its cap; state is the bookkeeping after them
+// (the other period's unchanged). None when the refusal is another one or
+// every threshold of the period was sent.
+func WallAlerts(t Tenant, refusal error, at time.Time) ([]Alert, AlertState) {
+	w := t.Usage
+	st := AlertState{DayPct: w.DayAlertPct, MonthPct: w.MonthAlertPct,
+		DayRoom:   AlertRoom(t.AlertThresholdsPct, w.DayAlertPct, t.MaxCostPerDay, w.Spent),
+		MonthRoom: AlertRoom(t.AlertThresholdsPct, w.MonthAlertPct, t.MonthCap(), w.MonthSpent)}
+	period, sent, spent, limit := "", 0, Money(0), Money(0)
+	switch {
+	case errors.Is(refusal, ErrCostLimit):
+		period, sent, spent, limit = PeriodDay, w.DayAlertPct, w.Spent, t.MaxCostPerDay
+	case errors.Is(refusal, ErrMonthlyLimit):
+		period, sent, spent, limit = PeriodMonth, w.MonthAlertPct, w.MonthSpent, t.MonthCap()
+	default:
+		return nil, st
+	}
+	if limit <= 0 {
+		return nil, st
+	}
+	var alerts []Alert
+	for _, p := range t.AlertThresholdsPct {
+		if p > sent {
+			alerts = append(alerts, Alert{TenantID: t.TenantID, Period: period, ThresholdPct: p, Spent: spent,
+				Cap: limit, At: at.UTC()})
+			sent = p
+		}
+	}
+	if period == PeriodDay {
+		st.DayPct, st.DayRoom = sent, AlertRoom(t.AlertThresholdsPct, sent, limit, spent)
+	} else {
+		st.MonthPct, st.MonthRoom = sent, AlertRoom(t.AlertThresholdsPct, sent, limit, spent)
+	}
+	return alerts, st
 }

@@ -41,6 +41,9 @@ type Error struct {
 	Message    string
 	RetryAfter time.Duration
 	Cause      error // internal cause (never shown to clients)
+	// Alerts are the budget alerts a refusal at the wall recorded
+	// (WallAlerts), for the service to deliver; never shown to clients.
+	Alerts []Alert
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -373,6 +373,10 @@ func (s *Service) Run(ctx context.Context, a Agent, in Input) (Result, error) {
 		Reserve: reserve, CallID: s.newID(), Now: s.clock.Now(),
 	})
 	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && len(e.Alerts) > 0 {
+			s.notify(context.WithoutCancel(ctx), e.Alerts)
+		}
 		return Result{}, err
 	}
 	if req.SessionID == "" {
