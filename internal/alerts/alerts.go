@@ -2,6 +2,9 @@
 // as signed webhook POSTs locally (or wherever TENANCY_ALERT_WEBHOOK is set).
 // Every alert is also recorded in the table (GET /tenants/{t}/alerts)
 // before it is delivered; a delivery that fails is logged, not retried later.
+// The local server delivers from a background Queue (no response waits for
+// a receiver); a Lambda function delivers before it answers, within a small
+// total budget (Bounded).
 package alerts
 
 import (
@@ -14,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -164,4 +169,110 @@ func (m Multi) Notify(ctx context.Context, a tenancy.Alert) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Bounded delivers synchronously within a total budget (every attempt and
+// backoff included): where no work may follow the response (Lambda), an
+// execute whose settlement raised an alert waits at most Budget for it.
+type Bounded struct {
+	Notifier tenancy.Notifier
+	Budget   time.Duration
+}
+
+// DefaultLambdaBudget bounds a Lambda function's alert delivery.
+const DefaultLambdaBudget = 2 * time.Second
+
+// Notify implements tenancy.Notifier.
+func (b Bounded) Notify(ctx context.Context, a tenancy.Alert) error {
+	ctx, cancel := context.WithTimeout(ctx, b.Budget)
+	defer cancel()
+	return b.Notifier.Notify(ctx, a)
+}
+
+// Queue delivers in the background (the long-running local server): Notify
+// only enqueues, so no client's response waits for a receiver. One worker
+// delivers in order through Notifier (its own retries and backoff); when
+// Size alerts wait already, a new one is dropped and logged (it stays
+// recorded, GET /tenants/{t}/alerts). Close drains the queue until its
+// context's deadline, then abandons (and logs) what is left.
+type Queue struct {
+	notifier tenancy.Notifier
+	log      *slog.Logger
+	ch       chan tenancy.Alert
+	done     chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	mu       sync.RWMutex
+	closed   bool
+}
+
+// DefaultQueueSize is how many alerts may wait for delivery.
+const DefaultQueueSize = 1024
+
+// NewQueue starts a queue's worker.
+func NewQueue(n tenancy.Notifier, size int, log *slog.Logger) *Queue {
+	if size <= 0 {
+		size = DefaultQueueSize
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &Queue{notifier: n, log: log, ch: make(chan tenancy.Alert, size), done: make(chan struct{}), ctx: ctx, cancel: cancel}
+	go q.run()
+	return q
+}
+
+func (q *Queue) run() {
+	defer close(q.done)
+	for a := range q.ch {
+		if q.ctx.Err() != nil {
+			q.log.Error("alert not delivered: shutting down", alertAttrs(a)...)
+			continue
+		}
+		if err := q.notifier.Notify(q.ctx, a); err != nil {
+			q.log.Error("alert delivery failed", append(alertAttrs(a), "error", err)...)
+		}
+	}
+}
+
+func alertAttrs(a tenancy.Alert) []any {
+	return []any{"tenant_id", a.TenantID, "period", a.Period, "threshold_pct", a.ThresholdPct}
+}
+
+// Notify implements tenancy.Notifier: it enqueues a and returns at once;
+// an error when the queue is full or closed (a is then dropped).
+func (q *Queue) Notify(_ context.Context, a tenancy.Alert) error {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	if q.closed {
+		return errors.New("alert queue closed: alert dropped")
+	}
+	select {
+	case q.ch <- a:
+		return nil
+	default:
+		return fmt.Errorf("alert queue full (%d waiting): alert dropped", cap(q.ch))
+	}
+}
+
+// Close stops accepting alerts and delivers those waiting until ctx is
+// done; then the delivery in progress is cancelled and the rest are logged
+// as not delivered. It returns ctx's error when it had to abandon any.
+func (q *Queue) Close(ctx context.Context) error {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		close(q.ch)
+	}
+	q.mu.Unlock()
+	select {
+	case <-q.done:
+		q.cancel()
+		return nil
+	case <-ctx.Done():
+		q.cancel()
+		<-q.done
+		return ctx.Err()
+	}
 }

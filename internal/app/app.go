@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/openclaw/tenancy/internal/alerts"
 	"github.com/openclaw/tenancy/internal/api"
 	"github.com/openclaw/tenancy/internal/auth"
 	"github.com/openclaw/tenancy/internal/catalog"
@@ -46,6 +47,9 @@ type App struct {
 	Clock   clock.Clock
 	Table   string
 	Getenv  func(string) string
+	// AlertsTo says where budget alerts go (start-up output).
+	AlertsTo string
+	queue    *alerts.Queue
 }
 
 // Options override parts of the wiring (tests, the local server).
@@ -66,6 +70,11 @@ type Options struct {
 	DynamoOptions []func(*dynamodb.Options)
 	// SettleTimeout bounds settling after a model call (default 10s).
 	SettleTimeout time.Duration
+	// AlertQueue delivers alerts from a background queue (the long-running
+	// local server; App.Close drains it). Otherwise (Lambda: no work after
+	// the response) delivery is synchronous, bounded by
+	// alerts.DefaultLambdaBudget in all, retries included.
+	AlertQueue bool
 }
 
 // New wires the platform from the environment: TENANCY_TABLE (default
@@ -109,17 +118,37 @@ func New(ctx context.Context, o Options) (*App, error) {
 	default:
 		models = noModels{}
 	}
-	notifier, err := alertsFromEnv(ctx, o.Getenv)
+	notifier, alertsTo, err := alertsFromEnv(ctx, o.Getenv)
 	if err != nil {
 		return nil, err
 	}
+	var queue *alerts.Queue
+	switch {
+	case notifier == nil:
+	case o.AlertQueue:
+		queue = alerts.NewQueue(notifier, alerts.DefaultQueueSize, o.Logger)
+		notifier = queue
+		alertsTo += fmt.Sprintf(" from a background queue (%d, retried with backoff, drained on shutdown)", alerts.DefaultQueueSize)
+	default:
+		notifier = alerts.Bounded{Notifier: notifier, Budget: alerts.DefaultLambdaBudget}
+		alertsTo += fmt.Sprintf(" before the response, within %s", alerts.DefaultLambdaBudget)
+	}
 	a := &App{
 		Store: store, Catalog: cat, Models: models, Logger: o.Logger, Clock: o.Clock, Table: table, Getenv: o.Getenv,
+		AlertsTo: alertsTo, queue: queue,
 		Service: tenancy.New(tenancy.Options{Store: store, Clock: o.Clock, Catalog: cat, Models: models, Logger: o.Logger,
 			SettleTimeout: o.SettleTimeout, Alerts: notifier}),
 		Keys: &auth.Keys{Store: store, Clock: o.Clock},
 	}
 	return a, nil
+}
+
+// Close delivers the alerts still queued (AlertQueue) until ctx is done.
+func (a *App) Close(ctx context.Context) error {
+	if a.queue == nil {
+		return nil
+	}
+	return a.queue.Close(ctx)
 }
 
 // Must is New for Lambda mains: a wiring error is fatal at cold start.

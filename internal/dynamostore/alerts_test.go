@@ -3,8 +3,8 @@ package dynamostore_test
 import (
 	"context"
 	"errors"
-	"reflect"
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"

@@ -131,6 +131,7 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 		return getenv(k)
 	}
 	ao.Getenv, ao.Counter = env, o.Counter
+	ao.AlertQueue = true // a long-running server: no response waits for a receiver
 	if ao.Models == nil && ao.ModelsFromEnv == nil {
 		ao.ModelsFromEnv = withmodels.FromEnv
 	}
@@ -187,6 +188,7 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 		for _, line := range app.DescribeModels(a) {
 			fmt.Fprintf(o.Out, "Models:   %s\n", line)
 		}
+		fmt.Fprintf(o.Out, "Alerts:   %s\n", a.AlertsTo)
 	}
 	return loc, nil
 }
@@ -200,10 +202,21 @@ func (l *Local) Serve(ctx context.Context) error {
 	return err
 }
 
-// Close stops serving and the embedded database.
+// AlertDrainTimeout bounds delivering the alerts still queued at Close.
+const AlertDrainTimeout = 10 * time.Second
+
+// Close stops serving, delivers the alerts still queued (at most
+// AlertDrainTimeout) and closes the embedded database.
 func (l *Local) Close() {
 	if l.srv != nil {
 		_ = l.srv.Close()
+	}
+	if l.App != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), AlertDrainTimeout)
+		if err := l.App.Close(ctx); err != nil {
+			l.App.Logger.Error("alerts left undelivered at shutdown", "error", err)
+		}
+		cancel()
 	}
 	if l.emb != nil {
 		_ = l.emb.Close()
