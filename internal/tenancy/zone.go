@@ -103,17 +103,36 @@ func MonthKey(day string) string {
 // fixed UTC hours in every zone.
 func HourKey(t time.Time) string { return t.UTC().Format("2006-01-02T15") }
 
-// NextDay is the start of the day after t's in loc. In a zone whose
-// midnight is skipped by a DST change, it is the first instant of that day.
+// StartOfDay is the first instant whose local date in loc is y-m-d (the
+// date normalised as time.Date does: day 32 is the next month's first).
+// Usually local midnight; in a zone where a DST change skips midnight
+// (America/Santiago 2026-09-06, America/Asuncion 2024-10-06,
+// America/Havana 2026-03-08) time.Date answers an instant of the day
+// before, and the day starts at the transition that skips it.
+func StartOfDay(y int, m time.Month, d int, loc *time.Location) time.Time {
+	want := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	for i := 0; i < 4 && t.Format(time.DateOnly) < want; i++ {
+		_, end := t.ZoneBounds()
+		if end.IsZero() || !end.After(t) {
+			break
+		}
+		t = end.In(loc)
+	}
+	return t.UTC()
+}
+
+// NextDay is the start of the day after t's in loc (StartOfDay: the first
+// instant of that day, even where DST skips its midnight).
 func NextDay(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, loc).UTC()
+	return StartOfDay(y, m, d+1, loc)
 }
 
 // NextMonth is the start of the month after t's in loc.
 func NextMonth(t time.Time, loc *time.Location) time.Time {
 	y, m, _ := t.In(loc).Date()
-	return time.Date(y, m+1, 1, 0, 0, 0, 0, loc).UTC()
+	return StartOfDay(y, m+1, 1, loc)
 }
 
 // NextHour is the start of the UTC hour after t.
