@@ -26,7 +26,7 @@ func main() {
 		}
 		return
 	}
-	loc, err := localapi.Start(ctx, localapi.Options{App: app.Options{Getenv: os.Getenv}, Out: os.Stderr})
+	loc, err := localapi.Start(ctx, localapi.Options{App: app.Options{Getenv: os.Getenv}, Out: os.Stderr, Schedule: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tenancy-local:", err)
 		os.Exit(1)

@@ -36,9 +36,11 @@ type Local struct {
 	Store     string             // bolt, memory or dynamodb
 	Embedded  *ddblocal.Embedded // the in-memory DynamoDB (TENANCY_STORE=memory), else nil
 	Bolt      *boltstore.Store   // the persistent store (TENANCY_STORE=bolt, the default), else nil
-	srv       *http.Server
-	l         net.Listener
-	emb       *ddblocal.Embedded
+	// Schedule is the hourly reset (Options.Schedule), else nil.
+	Schedule *Schedule
+	srv      *http.Server
+	l        net.Listener
+	emb      *ddblocal.Embedded
 }
 
 // Options for Start beyond the environment.
@@ -48,6 +50,12 @@ type Options struct {
 	Out     io.Writer // start-up lines; nil for none
 	// ReadTimeout bounds reading one whole request; default DefaultReadTimeout.
 	ReadTimeout time.Duration
+	// Schedule runs the scheduled reset (as EventBridge does in AWS) at
+	// start-up and at the top of every hour (`make run` sets it).
+	Schedule bool
+	// ResetTick is how often the schedule looks at the clock at least
+	// (DefaultResetTick; tests on a Manual clock pass a short one).
+	ResetTick time.Duration
 }
 
 // Stores the local API can run on (TENANCY_STORE).
@@ -189,6 +197,12 @@ func Start(ctx context.Context, o Options) (*Local, error) {
 			fmt.Fprintf(o.Out, "Models:   %s\n", line)
 		}
 		fmt.Fprintf(o.Out, "Alerts:   %s\n", a.AlertsTo)
+		if o.Schedule {
+			fmt.Fprintf(o.Out, "Reset:    %s\n", ScheduleLine)
+		}
+	}
+	if o.Schedule {
+		loc.Schedule = StartSchedule(a.Reset, a.Clock, o.ResetTick)
 	}
 	return loc, nil
 }
@@ -210,6 +224,9 @@ const AlertDrainTimeout = 10 * time.Second
 func (l *Local) Close() {
 	if l.srv != nil {
 		_ = l.srv.Close()
+	}
+	if l.Schedule != nil {
+		l.Schedule.Stop()
 	}
 	if l.App != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), AlertDrainTimeout)
