@@ -295,21 +295,7 @@ func (s *Store) Import(ctx context.Context, rec backup.Record) error {
 			return storeErr(err)
 		}
 		putCounters(item, t.Window)
-		cond, err := build(expression.NewBuilder().WithCondition(notExists))
-		if err != nil {
-			return err
-		}
-		dir := key(directoryPK, directoryPfx+t.ID)
-		dir["tenant_id"] = strAV(t.ID)
-		reasons, err := s.transact(ctx, []types.TransactWriteItem{
-			{Put: &types.Put{TableName: s.table, Item: item, ConditionExpression: cond.Condition(),
-				ExpressionAttributeNames: cond.Names()}},
-			{Put: &types.Put{TableName: s.table, Item: dir}},
-		})
-		if reasons != nil {
-			return tenancy.TenantExists(t.ID)
-		}
-		return err
+		return s.putNewTenant(ctx, t.ID, item)
 	case rec.Agent != nil:
 		a := rec.Agent
 		turns := tenancy.DefaultMaxHistoryTurns

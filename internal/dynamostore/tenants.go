@@ -25,19 +25,25 @@ func (s *Store) CreateTenant(ctx context.Context, t tenancy.Tenant) error {
 	if err != nil {
 		return err
 	}
+	return s.putNewTenant(ctx, t.TenantID, item)
+}
+
+// putNewTenant writes a tenant item that must not exist yet and its
+// directory entry in one transaction (registration and import).
+func (s *Store) putNewTenant(ctx context.Context, tenantID string, item map[string]types.AttributeValue) error {
 	cond, err := build(expression.NewBuilder().WithCondition(notExists))
 	if err != nil {
 		return err
 	}
-	dir := key(directoryPK, directoryPfx+t.TenantID)
-	dir["tenant_id"] = strAV(t.TenantID)
+	dir := key(directoryPK, directoryPfx+tenantID)
+	dir["tenant_id"] = strAV(tenantID)
 	reasons, err := s.transact(ctx, []types.TransactWriteItem{
 		{Put: &types.Put{TableName: s.table, Item: item, ConditionExpression: cond.Condition(),
 			ExpressionAttributeNames: cond.Names()}},
 		{Put: &types.Put{TableName: s.table, Item: dir}},
 	})
 	if reasons != nil {
-		return tenancy.TenantExists(t.TenantID)
+		return tenancy.TenantExists(tenantID)
 	}
 	return err
 }
