@@ -61,38 +61,9 @@ func TestAlertsExactlyOnce(t *testing.T) {
 		svc, rec := v.alertingService()
 		v.acme(func(c *tenancy.TenantConfig) { c.MaxCostPerDay = 10 * reserveNanos })
 		v.model.set(exactUsage, nil)
-		var ok, refused atomic.Int64
-		var wg sync.WaitGroup
-		for i := 0; i < 200; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := svc.Execute(v.ctx, "acme", "support", query)
-				// As Retry-After says, the budget may free up: retry after a
-				// short jittered pause (200 clients spinning would starve the
-				// settlements they wait for), until a deadline that turns a
-				// reservation that never frees into a failure, not a hang.
-				for deadline := time.Now().Add(2 * time.Minute); errorIs(err, tenancy.ErrCostLimitInFlight); {
-					if time.Now().After(deadline) {
-						t.Error("still refused cost_limit_in_flight after 2 minutes")
-						return
-					}
-					time.Sleep(time.Duration(10+rand.IntN(20)) * time.Millisecond)
-					_, err = svc.Execute(v.ctx, "acme", "support", query)
-				}
-				switch {
-				case err == nil:
-					ok.Add(1)
-				case errorIs(err, tenancy.ErrCostLimit):
-					refused.Add(1)
-				default:
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		eq(t, "answered", ok.Load(), 10)
-		eq(t, "refused", refused.Load(), 190)
+		ok, refused := raceExecutes(t, v, svc, 200)
+		eq(t, "answered", ok, 10)
+		eq(t, "refused", refused, 190)
 		got := rec.sorted()
 		eq(t, "alerts delivered", len(got), 2)
 		want := []tenancy.Alert{
@@ -210,34 +181,9 @@ func TestAlertsAtTheWall(t *testing.T) {
 	repeated(t, func(t *testing.T, v *env) {
 		svc, rec := v.alertingService()
 		v.acme(func(c *tenancy.TenantConfig) { c.MaxCostPerDay = 10 * reserveNanos })
-		var ok, refused atomic.Int64
-		var wg sync.WaitGroup
-		for i := 0; i < 200; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, err := svc.Execute(v.ctx, "acme", "support", query)
-				for deadline := time.Now().Add(2 * time.Minute); errorIs(err, tenancy.ErrCostLimitInFlight); {
-					if time.Now().After(deadline) {
-						t.Error("still refused cost_limit_in_flight after 2 minutes")
-						return
-					}
-					time.Sleep(time.Duration(10+rand.IntN(20)) * time.Millisecond)
-					_, err = svc.Execute(v.ctx, "acme", "support", query)
-				}
-				switch {
-				case err == nil:
-					ok.Add(1)
-				case errorIs(err, tenancy.ErrCostLimit):
-					refused.Add(1)
-				default:
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		eq(t, "answered", ok.Load(), 14)
-		eq(t, "refused", refused.Load(), 186)
+		ok, refused := raceExecutes(t, v, svc, 200)
+		eq(t, "answered", ok, 14)
+		eq(t, "refused", refused, 186)
 		got := rec.sorted()
 		eq(t, "alerts delivered", len(got), 2)
 		want := []tenancy.Alert{
@@ -314,4 +260,41 @@ func TestMonthAlertsAtTheWall(t *testing.T) {
 			t.Fatalf("the refusals changed the report:\n%+v\n%+v", before, after)
 		}
 	})
+}
+
+// raceExecutes runs n racing executes on acme's support agent and counts
+// the answered ones and the cost_limit refusals; anything else fails the
+// test. As Retry-After says, a cost_limit_in_flight refusal may free up:
+// it is retried after a short jittered pause (n clients spinning would
+// starve the settlements they wait for), until a deadline that turns a
+// reservation that never frees into a failure, not a hang.
+func raceExecutes(t *testing.T, v *env, svc *tenancy.Service, n int) (ok, refused int64) {
+	t.Helper()
+	var okN, refusedN atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := svc.Execute(v.ctx, "acme", "support", query)
+			for deadline := time.Now().Add(2 * time.Minute); errorIs(err, tenancy.ErrCostLimitInFlight); {
+				if time.Now().After(deadline) {
+					t.Error("still refused cost_limit_in_flight after 2 minutes")
+					return
+				}
+				time.Sleep(time.Duration(10+rand.IntN(20)) * time.Millisecond)
+				_, err = svc.Execute(v.ctx, "acme", "support", query)
+			}
+			switch {
+			case err == nil:
+				okN.Add(1)
+			case errorIs(err, tenancy.ErrCostLimit):
+				refusedN.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return okN.Load(), refusedN.Load()
 }

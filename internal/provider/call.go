@@ -296,24 +296,34 @@ func ModelID(req Request) string {
 // maxResponseBytes bounds what a provider answer may occupy in memory.
 const maxResponseBytes = 8 << 20
 
-// postJSON is one attempt of an HTTP provider call: POST body as JSON and
-// decode a 2xx answer into out. Failures are *AttemptError values:
-// network errors, 429 and 5xx are retryable, other statuses and bodies that
-// do not decode are not. secrets are scrubbed from any echoed message.
-func postJSON(ctx context.Context, client *http.Client, url string, header http.Header, body, out any, secrets ...string) error {
+// jsonPost is a provider request: POST body as JSON with the given headers
+// and Accept. Its failures are attempt errors that are not retried.
+func jsonPost(ctx context.Context, url string, header http.Header, body any, accept string) (*http.Request, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		return Upstreamf(false, "encoding the request: %v", err)
+		return nil, Upstreamf(false, "encoding the request: %v", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
 	if err != nil {
-		return Upstreamf(false, "building the request: %v", err)
+		return nil, Upstreamf(false, "building the request: %v", err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
+	return req, nil
+}
+
+// postJSON is one attempt of an HTTP provider call: POST body as JSON and
+// decode a 2xx answer into out. Failures are *AttemptError values:
+// network errors, 429 and 5xx are retryable, other statuses and bodies that
+// do not decode are not. secrets are scrubbed from any echoed message.
+func postJSON(ctx context.Context, client *http.Client, url string, header http.Header, body, out any, secrets ...string) error {
+	req, err := jsonPost(ctx, url, header, body, "application/json")
+	if err != nil {
+		return err
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return Networkf("request failed", err, secrets...)

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,19 +76,10 @@ func (e errStopped) Unwrap() error { return e.err }
 // for postJSON; after it, nothing is retried (the client has the text).
 func streamAttempt(ctx context.Context, client *http.Client, url string, header http.Header, body any,
 	started func() bool, on func(event, data string) error, secrets ...string) error {
-	b, err := json.Marshal(body)
+	req, err := jsonPost(ctx, url, header, body, "text/event-stream")
 	if err != nil {
-		return Upstreamf(false, "encoding the request: %v", err)
+		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
-	if err != nil {
-		return Upstreamf(false, "building the request: %v", err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
 	resp, err := client.Do(req)
 	if err != nil {
 		return Upstreamf(true, "request failed: %s", redact(err.Error(), secrets...))
